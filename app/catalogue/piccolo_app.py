@@ -1,0 +1,10 @@
+from piccolo.conf.apps import AppConfig
+
+from app.catalogue.tables import Department
+from app.config import ROOT
+
+APP_CONFIG = AppConfig(
+    app_name="catalogue",
+    migrations_folder_path=ROOT / "migrations" / "catalogue",
+    table_classes=[Department],
+)

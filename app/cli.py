@@ -1,0 +1,93 @@
+"""The ``tongban`` command: serve, worker, migrate, seed, run, and the domain commands."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from app.config import ConfigError, get_settings
+
+
+def _settings_or_exit() -> None:
+    try:
+        get_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """通办 Tongban — one-stop government services."""
+    _settings_or_exit()
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default TONGBAN_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default TONGBAN_PORT or 8000).")
+@click.option("--workers", default=None, type=int, help="Web worker processes.")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the web application with granian."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    settings = get_settings()
+    Granian(
+        "app.asgi:app",
+        address=host or settings.host,
+        port=port or settings.port,
+        interface=Interfaces.ASGI,
+        workers=workers or settings.web_workers,
+        log_access=False,
+        log_level=settings.log_level,  # type: ignore[arg-type]
+    ).serve()
+
+
+@main.command()
+def worker() -> None:
+    """Run an arq worker (SMS, image checks, reminders, sweeps)."""
+    from arq.worker import run_worker
+
+    from workers.settings import WorkerSettings
+
+    run_worker(WorkerSettings.configure())  # type: ignore[arg-type]
+
+
+@main.command()
+def migrate() -> None:
+    """Apply every pending database migration."""
+    from app.core.database import migrate as run_migrations
+
+    asyncio.run(run_migrations())
+    click.echo("migrations applied")
+
+
+@main.command()
+def seed() -> None:
+    """Insert demo data that is missing (safe to run again)."""
+    from app.seed import seed_all
+
+    added = asyncio.run(seed_all())
+    click.echo("seeded: " + ", ".join(f"{name} +{count}" for name, count in added.items()))
+
+
+@main.command("makemigrations")
+@click.argument("apps", nargs=-1)
+def makemigrations(apps: tuple[str, ...]) -> None:
+    """Write new auto migrations for the apps whose tables changed (default: all)."""
+    from app.core.database import make_migrations
+
+    asyncio.run(make_migrations(list(apps)))
+
+
+@main.command()
+def run() -> None:
+    """Everything on one machine: migrate, seed, Redis, a worker and the web server."""
+    from app.supervisor import run_all
+
+    sys.exit(run_all())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Settings, read only from ``TONGBAN_*`` environment variables.
+
+Every knob is listed in the README's configuration table; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+FRONTEND = ROOT / "frontend"
+ENVIRONMENTS = ("dev", "prod")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment describes a configuration we refuse to run with."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"TONGBAN_{name}")
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"TONGBAN_{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    environment: str
+    var_dir: Path
+    database_url: str
+    redis_url: str | None  # None: start an embedded Redis child (dev only)
+    storage_dir: Path
+    secret_key: str = field(repr=False)
+    public_url: str
+    rp_id: str
+    host: str
+    port: int
+    web_workers: int
+    log_level: str
+    log_format: str  # "console" or "json"
+    worker_heartbeat_max_age: int = 30
+
+    @property
+    def is_dev(self) -> bool:
+        return self.environment == "dev"
+
+    @property
+    def is_https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path:
+        """``sqlite:///var/db.sqlite3`` is relative to the working directory,
+        ``sqlite:////abs/path`` absolute, as in SQLAlchemy-style URLs."""
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+def _dev_secret(var_dir: Path) -> str:
+    """A development secret generated once and kept under ``var/`` (mode 0600)."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings() -> Settings:
+    environment = (_env("ENV", "dev") or "dev").lower()
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(
+            f"TONGBAN_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+        )
+    var_dir = Path(_env("VAR_DIR", "var") or "var").resolve()
+
+    database_url = _env("DATABASE_URL") or f"sqlite:///{var_dir / 'tongban.sqlite3'}"
+    if not database_url.startswith(("sqlite:///", "postgres://", "postgresql://")):
+        raise ConfigError("TONGBAN_DATABASE_URL must be sqlite:///PATH or postgresql://…")
+
+    redis_url = _env("REDIS_URL")
+    if environment == "prod" and redis_url is None:
+        raise ConfigError("TONGBAN_REDIS_URL is required when TONGBAN_ENV=prod")
+
+    secret_key = _env("SECRET_KEY")
+    if secret_key is None:
+        if environment == "prod":
+            raise ConfigError("TONGBAN_SECRET_KEY is required when TONGBAN_ENV=prod")
+        secret_key = _dev_secret(var_dir)
+    elif len(secret_key) < 32:
+        raise ConfigError("TONGBAN_SECRET_KEY must be at least 32 characters")
+
+    host = _env("HOST", "127.0.0.1") or "127.0.0.1"
+    port = _int("PORT", 8000)
+    public_url = (_env("PUBLIC_URL") or f"http://localhost:{port}").rstrip("/")
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"TONGBAN_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
+    if environment == "prod" and parts.scheme != "https":
+        raise ConfigError("TONGBAN_PUBLIC_URL must use https when TONGBAN_ENV=prod")
+
+    log_format = _env("LOG_FORMAT", "console" if environment == "dev" else "json") or "json"
+    if log_format not in ("console", "json"):
+        raise ConfigError("TONGBAN_LOG_FORMAT must be console or json")
+
+    return Settings(
+        environment=environment,
+        var_dir=var_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        storage_dir=Path(_env("STORAGE_DIR") or var_dir / "files").resolve(),
+        secret_key=secret_key,
+        public_url=public_url,
+        rp_id=_env("RP_ID") or parts.hostname,
+        host=host,
+        port=port,
+        web_workers=_int("WEB_WORKERS", 1),
+        log_level=(_env("LOG_LEVEL", "info") or "info").lower(),
+        log_format=log_format,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,110 @@
+"""Localised error responses that are right for the three kinds of client we serve.
+
+A browser gets a full page; an htmx request gets a fragment retargeted to the page's message
+region (``#messages``), so the user sees what went wrong instead of nothing; a JSON client
+(``Accept: application/json`` without HTML) gets ``{"status", "detail"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.exceptions
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.response import Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+
+from app.core.i18n import _
+from app.core.logging import get_logger
+
+log = get_logger("errors")
+
+
+def _messages(status: int) -> tuple[str, str]:
+    """(title, explanation) for a status, in the current language."""
+    table = {
+        400: (
+            _("Something in the request was wrong"),
+            _("Please check what you entered and try again."),
+        ),
+        401: (_("Please sign in"), _("You need to sign in to see this page.")),
+        403: (_("Not allowed"), _("You do not have permission to do this.")),
+        404: (_("Page not found"), _("The page you asked for does not exist or has moved.")),
+        405: (_("Not allowed"), _("This page cannot be used that way.")),
+        413: (_("Too large"), _("What you sent is larger than we accept.")),
+        429: (_("Too many requests"), _("Please wait a moment and try again.")),
+        503: (
+            _("Service temporarily unavailable"),
+            _("Part of the service is down. Please try again in a few minutes."),
+        ),
+    }
+    default = (
+        _("Something went wrong"),
+        _("We could not finish your request. Please try again later."),
+    )
+    return table.get(status, default if status >= 500 else table[400])
+
+
+def error_response(
+    request: Request[Any, Any, Any], status: int, detail: str | None = None
+) -> Response[Any]:
+    title, explanation = _messages(status)
+    message = detail or explanation
+    accept = request.headers.get("accept", "")
+    wants_json = "application/json" in accept and "text/html" not in accept
+    if wants_json:
+        return Response(
+            {"status": status, "detail": message}, status_code=status, media_type=MediaType.JSON
+        )
+    context = {"status": status, "title": title, "message": message}
+    if request.headers.get("hx-request") == "true":
+        return Template(
+            template_name="errors/_error.html",
+            context=context,
+            status_code=status,
+            headers={"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"},
+        )
+    return Template(template_name="errors/error.html", context=context, status_code=status)
+
+
+class BadInput(HTTPException):
+    """A 400 whose detail is already a localised sentence meant for the user."""
+
+    status_code = 400
+
+
+def _detail(exc: HTTPException) -> str | None:
+    if isinstance(exc, BadInput):
+        return str(exc.detail)
+    if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
+        return _("This form has expired. Reload the page and try again.")
+    return None
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException):
+        status = 401
+    if status >= 500:
+        log.error("request_failed_http", status=status, path=request.url.path)
+    return error_response(request, status, _detail(exc))
+
+
+def unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("request_failed_dependency", error=type(exc).__name__, path=request.url.path)
+    return error_response(request, HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("request_failed_unhandled", path=request.url.path)
+    return error_response(request, HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    HTTPException: http_exception_handler,
+    redis.exceptions.ConnectionError: unavailable_handler,
+    redis.exceptions.TimeoutError: unavailable_handler,
+    ConnectionRefusedError: unavailable_handler,
+    Exception: internal_error_handler,
+}

@@ -1,0 +1,68 @@
+"""The PWA shell: home page, offline page, service worker and web app manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Response, Template
+
+from app.catalogue.tables import Department
+from app.config import FRONTEND
+
+STATIC = FRONTEND / "static"
+
+
+@lru_cache(maxsize=1)
+def service_worker_source() -> str:
+    """``sw.js`` with its cache version and precache list filled in.
+
+    The version is a digest of every static file and template, so any change to the shell
+    installs a new worker, which replaces the old precache (see frontend/static/sw.js).
+    """
+    digest = hashlib.sha256()
+    precache = ["/offline", "/manifest.webmanifest"]
+    for root in (STATIC, FRONTEND / "templates"):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(FRONTEND)).encode())
+            digest.update(path.read_bytes())
+            if root is STATIC and path.name not in ("sw.js", "manifest.webmanifest"):
+                precache.append("/static/" + path.relative_to(STATIC).as_posix())
+    source = (STATIC / "sw.js").read_text(encoding="utf-8")
+    return source.replace("__VERSION__", digest.hexdigest()[:12]).replace(
+        "__PRECACHE__", json.dumps(sorted(precache))
+    )
+
+
+@get("/sw.js", include_in_schema=False, opt={"skip_session": True})
+async def service_worker() -> Response[str]:
+    return Response(
+        service_worker_source(),
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+    )
+
+
+@get("/manifest.webmanifest", include_in_schema=False, opt={"skip_session": True})
+async def manifest() -> Response[bytes]:
+    return Response(
+        (STATIC / "manifest.webmanifest").read_bytes(),
+        media_type="application/manifest+json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@get("/", name="home")
+async def home(request: Request[Any, Any, Any]) -> Template:
+    departments = await Department.select(
+        Department.code, Department.name_zh, Department.name_en
+    ).order_by(Department.id)
+    return Template(template_name="home.html", context={"departments": departments})
+
+
+@get("/offline", name="offline", opt={"skip_session": True})
+async def offline() -> Template:
+    return Template(template_name="offline.html")

@@ -1,0 +1,87 @@
+"""Language and elderly-mode switches: plain forms that work without JavaScript.
+
+The choice is remembered in a long-lived cookie so that it holds before sign-in and on
+shared family phones; accounts will later store it too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect
+
+from app.config import get_settings
+from app.core import i18n
+from app.core.context import ELDER_COOKIE
+from app.core.errors import BadInput
+from app.core.flash import flash
+from app.core.i18n import _
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+class LanguageForm(msgspec.Struct):
+    lang: str
+    next: str = "/"
+
+
+class ElderlyForm(msgspec.Struct):
+    elder: str
+    next: str = "/"
+
+
+def safe_next(target: str) -> str:
+    """Only same-site paths: never ``//host``, a scheme, or a backslash trick (open redirect)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or "\n" in target:
+        return "/"
+    return target
+
+
+def _redirect(target: str, cookie: str, value: str) -> Redirect:
+    response = Redirect(safe_next(target), status_code=303)
+    response.set_cookie(
+        cookie,
+        value,
+        max_age=ONE_YEAR,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().is_https,
+    )
+    return response
+
+
+@post("/preferences/language", name="set_language")
+async def set_language(
+    request: Request[Any, Any, Any],
+    data: Annotated[LanguageForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Redirect:
+    locale = data.lang if data.lang in i18n.LOCALES else None
+    if locale is None:
+        raise BadInput(detail=_("This language is not available."))
+    token = i18n.current_locale.set(locale)
+    try:
+        flash(request, _("Language changed to %(name)s.", name=i18n.LOCALES[locale]), "success")
+    finally:
+        i18n.current_locale.reset(token)
+    return _redirect(data.next, i18n.LANG_COOKIE, locale)
+
+
+@post("/preferences/elderly", name="set_elderly")
+async def set_elderly(
+    request: Request[Any, Any, Any],
+    data: Annotated[ElderlyForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Redirect:
+    if data.elder not in ("0", "1"):
+        raise BadInput(detail=_("Please choose on or off."))
+    flash(
+        request,
+        _("Elderly mode is on: larger text and more space.")
+        if data.elder == "1"
+        else _("Elderly mode is off."),
+        "success",
+    )
+    return _redirect(data.next, ELDER_COOKIE, data.elder)

@@ -1,0 +1,44 @@
+"""The Jinja environment: i18n, components, and the helpers every page uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+
+from app.config import FRONTEND
+from app.core import i18n
+from app.core.context import current
+from app.core.flash import pop_flashes
+
+
+def _gettext(message: str) -> str:
+    return i18n.translations(i18n.current_locale.get()).gettext(message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return i18n.translations(i18n.current_locale.get()).ngettext(singular, plural, n)
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(FRONTEND / "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        ctx=current,
+        locales=i18n.LOCALES,
+        pop_flashes=pop_flashes,
+    )
+    return env
+
+
+def template_config() -> TemplateConfig[Any]:
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(make_environment()))

@@ -1,0 +1,174 @@
+"""Test configuration: real SQLite or PostgreSQL, a real Redis, the real app.
+
+The environment is set here, before anything imports ``app.config``:
+- database: ``TONGBAN_TEST_DATABASE_URL`` if set (its name must contain "test"; its public
+  schema is dropped and recreated), else a fresh SQLite file in a temporary folder;
+- Redis: ``TONGBAN_TEST_REDIS_URL`` if set (that database is flushed), else an embedded
+  redis-server child started exactly the way ``make run`` starts one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+TMP = Path(tempfile.mkdtemp(prefix="tongban-test-"))
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
+
+os.environ.update(
+    {
+        "TONGBAN_ENV": "dev",
+        "TONGBAN_VAR_DIR": str(TMP / "var"),
+        "TONGBAN_SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "TONGBAN_LOG_LEVEL": os.environ.get("TONGBAN_TEST_LOG_LEVEL", "warning"),
+        "TONGBAN_PUBLIC_URL": "http://localhost:8000",
+    }
+)
+os.environ["TONGBAN_DATABASE_URL"] = os.environ.get(
+    "TONGBAN_TEST_DATABASE_URL", f"sqlite:///{TMP / 'test.sqlite3'}"
+)
+
+from app.core.redis import EmbeddedRedis  # noqa: E402
+
+if os.environ.get("TONGBAN_TEST_REDIS_URL"):
+    REDIS_URL = os.environ["TONGBAN_TEST_REDIS_URL"]
+    _embedded: EmbeddedRedis | None = None
+else:
+    _embedded = EmbeddedRedis(TMP / "redis", persist=False)
+    REDIS_URL = _embedded.start()
+    atexit.register(_embedded.stop)
+os.environ["TONGBAN_REDIS_URL"] = REDIS_URL
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+import redis as redis_sync  # noqa: E402
+from litestar.testing import AsyncTestClient  # noqa: E402
+
+from app.asgi import create_app  # noqa: E402
+from app.config import Settings, get_settings  # noqa: E402
+from app.core.database import migrate  # noqa: E402
+from app.core.redis import free_port, make_client  # noqa: E402
+from app.seed import seed_all  # noqa: E402
+from tests.html_check import check_html  # noqa: E402
+
+_NONCE = re.compile(r"'nonce-([^']+)'")
+
+
+async def _reset_postgres(url: str) -> None:
+    from app.piccolo_conf import DB
+
+    name = urlsplit(url).path.lstrip("/")
+    if "test" not in name:
+        raise pytest.UsageError(f"refusing to wipe database {name!r}: its name must contain 'test'")
+    await DB.run_ddl("DROP SCHEMA IF EXISTS public CASCADE")
+    await DB.run_ddl("CREATE SCHEMA public")
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database() -> AsyncIterator[None]:
+    settings = get_settings()
+    if not settings.is_sqlite:
+        await _reset_postgres(settings.database_url)
+    redis_sync.Redis.from_url(REDIS_URL).flushdb()
+    await migrate()
+    await seed_all()
+    yield
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Any]:
+    client = make_client(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+class PageClient(AsyncTestClient):  # type: ignore[type-arg]
+    """A test client that checks every HTML page it receives (see tests/html_check.py)."""
+
+    async def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        response = await super().request(method, url, **kwargs)
+        validate_response(response)
+        return response
+
+
+def validate_response(response: httpx.Response) -> None:
+    if not response.headers.get("content-type", "").startswith("text/html"):
+        return
+    nonce = _NONCE.search(response.headers.get("content-security-policy", ""))
+    check_html(
+        response.text,
+        fragment=response.request.headers.get("hx-request") == "true",
+        nonce=nonce.group(1) if nonce else None,
+    )
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[PageClient]:
+    async with PageClient(app=create_app(), base_url="http://tongban.local") as test_client:
+        yield test_client
+
+
+def csrf_from(page: httpx.Response) -> str:
+    found = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert found, "page has no CSRF field"
+    return found.group(1)
+
+
+class ServerProcess:
+    """A real ``tongban serve`` (granian) on a free port, for multi-process and browser tests."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20) -> ServerProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"tongban serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("tongban serve did not become healthy")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def live_server() -> Iterator[ServerProcess]:
+    server = ServerProcess().start()
+    yield server
+    server.stop()

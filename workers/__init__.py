@@ -1,0 +1,1 @@
+"""arq worker settings; task functions live in ``app/<domain>/tasks.py``."""

@@ -1,0 +1,57 @@
+"""arq ``WorkerSettings``: run with ``tongban worker``."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from arq import cron
+from arq.connections import RedisSettings
+
+from app.config import get_settings
+from app.core import tasks as core_tasks
+from app.core.logging import configure_logging, get_logger
+from app.core.redis import arq_settings, resolve_redis_url
+
+log = get_logger("worker")
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    from app.piccolo_conf import DB
+
+    settings = get_settings()
+    if not settings.is_sqlite:
+        await DB.start_connection_pool()  # type: ignore[attr-defined]
+    await core_tasks.heartbeat(ctx)
+    log.info("worker_start_success", worker=core_tasks.worker_id())
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    from app.piccolo_conf import DB
+
+    if not get_settings().is_sqlite:
+        await DB.close_connection_pool()  # type: ignore[attr-defined]
+    log.info("worker_stop_success", worker=core_tasks.worker_id())
+
+
+def redis_settings() -> RedisSettings:
+    return arq_settings(resolve_redis_url(get_settings()))
+
+
+class WorkerSettings:
+    functions: ClassVar[list[Any]] = [core_tasks.echo]
+    cron_jobs: ClassVar[list[Any]] = [
+        cron(core_tasks.heartbeat, second={0, 10, 20, 30, 40, 50}, run_at_startup=False),
+    ]
+    on_startup = startup
+    on_shutdown = shutdown
+    max_jobs = 20
+    job_timeout = 300
+    keep_result = 3600
+    health_check_interval = 30
+
+    @classmethod
+    def configure(cls) -> type[WorkerSettings]:
+        settings = get_settings()
+        configure_logging(settings.log_level, settings.log_format)
+        cls.redis_settings = redis_settings()  # type: ignore[attr-defined]
+        return cls
