@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from app.config import get_settings
 
 HEARTBEAT_KEY = "tongban:workers:heartbeat"
-CHECK_TIMEOUT = 1.5
+CHECK_TIMEOUT = 1.0
 
 
 async def record_heartbeat(redis: Redis, worker_id: str) -> None:

@@ -3,7 +3,9 @@ from __future__ import annotations
 from tests.conftest import PageClient
 
 
-async def test_home_page_is_chinese_by_default_and_lists_seeded_departments(client: PageClient) -> None:
+async def test_home_page_is_chinese_by_default_and_lists_seeded_departments(
+    client: PageClient,
+) -> None:
     response = await client.get("/")
     assert response.status_code == 200
     assert '<html lang="zh-Hans"' in response.text
