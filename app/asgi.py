@@ -36,12 +36,12 @@ def create_litestar(settings: Settings) -> Litestar:
         from app.piccolo_conf import DB
 
         if not settings.is_sqlite:
-            await DB.start_connection_pool()  # type: ignore[attr-defined]
+            await DB.start_connection_pool()
         try:
             yield
         finally:
             if not settings.is_sqlite:
-                await DB.close_connection_pool()  # type: ignore[attr-defined]
+                await DB.close_connection_pool()
             await redis.aclose()
 
     session = SessionConfig(

@@ -95,7 +95,7 @@ def run_all() -> int:
         while not stopping:
             watched = dict(children)
             if redis_server and redis_server.process:
-                watched["redis"] = redis_server.process  # type: ignore[assignment]
+                watched["redis"] = redis_server.process
             for name, process in watched.items():
                 if name not in reported and process.poll() is not None:
                     reported.add(name)

@@ -20,7 +20,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
     settings = get_settings()
     if not settings.is_sqlite:
-        await DB.start_connection_pool()  # type: ignore[attr-defined]
+        await DB.start_connection_pool()
     await core_tasks.heartbeat(ctx)
     log.info("worker_start_success", worker=core_tasks.worker_id())
 
@@ -29,7 +29,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     from app.piccolo_conf import DB
 
     if not get_settings().is_sqlite:
-        await DB.close_connection_pool()  # type: ignore[attr-defined]
+        await DB.close_connection_pool()
     log.info("worker_stop_success", worker=core_tasks.worker_id())
 
 
@@ -42,6 +42,7 @@ class WorkerSettings:
     cron_jobs: ClassVar[list[Any]] = [
         cron(core_tasks.heartbeat, second={0, 10, 20, 30, 40, 50}, run_at_startup=False),
     ]
+    redis_settings: ClassVar[RedisSettings | None] = None
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = 20
@@ -53,5 +54,5 @@ class WorkerSettings:
     def configure(cls) -> type[WorkerSettings]:
         settings = get_settings()
         configure_logging(settings.log_level, settings.log_format)
-        cls.redis_settings = redis_settings()  # type: ignore[attr-defined]
+        cls.redis_settings = redis_settings()
         return cls

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ SENSITIVE_KEYS = frozenset(
 )
 
 
-def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in SENSITIVE_KEYS.intersection(event):
         event[key] = "[redacted]"
     return event

@@ -59,7 +59,7 @@ async def manifest() -> Response[bytes]:
 async def home(request: Request[Any, Any, Any]) -> Template:
     departments = await Department.select(
         Department.code, Department.name_zh, Department.name_en
-    ).order_by(Department.id)
+    ).order_by(Department._meta.primary_key)
     return Template(template_name="home.html", context={"departments": departments})
 
 

@@ -66,7 +66,7 @@ class SessionBackend(ServerSideSessionBackend):
 
 @dataclass
 class SessionConfig(ServerSideSessionConfig):
-    _backend_class = SessionBackend  # type: ignore[assignment]
+    _backend_class = SessionBackend
 
 
 def rotate_session(connection: ASGIConnection[Any, Any, Any, Any]) -> None:

@@ -123,7 +123,7 @@ def test_tongban_run_starts_everything_and_leaves_nothing_behind(tmp_path: Path)
 
         supervisor.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert supervisor.wait(30) == 0
-        gone, alive = psutil.wait_procs(children, timeout=10)
+        _gone, alive = psutil.wait_procs(children, timeout=10)
         assert alive == [], f"left behind: {[p.pid for p in alive]}"
         assert not (tmp_path / "var" / "redis" / "url").exists()
     finally:
