@@ -40,6 +40,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         interface=Interfaces.ASGI,
         workers=workers or settings.web_workers,
         log_access=False,
+        # Bound the graceful stop, so a stuck connection cannot hold a deploy or Ctrl-C.
+        workers_kill_timeout=10,
         log_level=settings.log_level,  # type: ignore[arg-type]
     ).serve()
 
@@ -79,6 +81,39 @@ def makemigrations(apps: tuple[str, ...]) -> None:
     from app.core.database import make_migrations
 
     asyncio.run(make_migrations(list(apps)))
+
+
+@main.command()
+@click.option("--worker", "for_worker", is_flag=True, help="Check the worker heartbeat instead.")
+def healthcheck(for_worker: bool) -> None:
+    """Container health probe: the web's /healthz, or (--worker) a fresh worker heartbeat."""
+    import urllib.request
+
+    from app.core.health import check_worker
+    from app.core.redis import make_client, resolve_redis_url
+
+    settings = get_settings()
+    if for_worker:
+
+        async def probe() -> None:
+            client = make_client(resolve_redis_url(settings))
+            try:
+                await check_worker(client)
+            finally:
+                await client.aclose()
+
+        try:
+            asyncio.run(probe())
+        except Exception as exc:
+            raise click.ClickException(f"worker unhealthy: {exc}") from exc
+        return
+    url = f"http://127.0.0.1:{settings.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            if response.status != 200:
+                raise click.ClickException(f"web unhealthy: HTTP {response.status}")
+    except OSError as exc:
+        raise click.ClickException(f"web unhealthy: {exc}") from exc
 
 
 @main.command()
