@@ -54,6 +54,19 @@ class Settings:
     log_level: str
     log_format: str  # "console" or "json"
     worker_heartbeat_max_age: int = 30
+    # Notifications (app/notifications): "console" keeps messages in the dev inbox; "http"
+    # posts them to a gateway, signed with HMAC-SHA256 over the body.
+    sms_provider: str = "console"
+    sms_http_url: str | None = None
+    sms_http_secret: str | None = field(default=None, repr=False)
+    sms_http_timeout: float = 5.0
+    # Sign-in by SMS code (app/accounts); see docs/security.md for the reasoning.
+    sms_code_ttl: int = 300
+    sms_code_max_attempts: int = 5
+    sms_resend_after: int = 60
+    sms_per_phone_hour: int = 5
+    sms_per_phone_day: int = 10
+    sms_per_ip_hour: int = 30
 
     @property
     def is_dev(self) -> bool:
@@ -129,6 +142,16 @@ def load_settings() -> Settings:
     if log_format not in ("console", "json"):
         raise ConfigError("TONGBAN_LOG_FORMAT must be console or json")
 
+    sms_provider = (_env("SMS_PROVIDER", "console") or "console").lower()
+    if sms_provider not in ("console", "http"):
+        raise ConfigError("TONGBAN_SMS_PROVIDER must be console or http")
+    if sms_provider == "console" and environment == "prod":
+        raise ConfigError("TONGBAN_SMS_PROVIDER=console keeps messages on the server: use http in prod")
+    sms_http_url = _env("SMS_HTTP_URL")
+    sms_http_secret = _env("SMS_HTTP_SECRET")
+    if sms_provider == "http" and not (sms_http_url and sms_http_secret):
+        raise ConfigError("TONGBAN_SMS_PROVIDER=http needs TONGBAN_SMS_HTTP_URL and TONGBAN_SMS_HTTP_SECRET")
+
     return Settings(
         environment=environment,
         var_dir=var_dir,
@@ -143,6 +166,16 @@ def load_settings() -> Settings:
         web_workers=_int("WEB_WORKERS", 1),
         log_level=(_env("LOG_LEVEL", "info") or "info").lower(),
         log_format=log_format,
+        sms_provider=sms_provider,
+        sms_http_url=sms_http_url,
+        sms_http_secret=sms_http_secret,
+        sms_http_timeout=float(_int("SMS_HTTP_TIMEOUT", 5)),
+        sms_code_ttl=_int("SMS_CODE_TTL", 300),
+        sms_code_max_attempts=_int("SMS_CODE_MAX_ATTEMPTS", 5),
+        sms_resend_after=_int("SMS_RESEND_AFTER", 60),
+        sms_per_phone_hour=_int("SMS_PER_PHONE_HOUR", 5),
+        sms_per_phone_day=_int("SMS_PER_PHONE_DAY", 10),
+        sms_per_ip_hour=_int("SMS_PER_IP_HOUR", 30),
     )
 
 

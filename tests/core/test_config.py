@@ -10,7 +10,17 @@ from app.core import i18n
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "PUBLIC_URL", "RP_ID", "ENV"):
+    for name in (
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "PUBLIC_URL",
+        "RP_ID",
+        "ENV",
+        "SMS_PROVIDER",
+        "SMS_HTTP_URL",
+        "SMS_HTTP_SECRET",
+    ):
         monkeypatch.delenv(f"TONGBAN_{name}", raising=False)
     monkeypatch.setenv("TONGBAN_VAR_DIR", str(tmp_path))
     return monkeypatch
@@ -67,12 +77,16 @@ def test_production_settings_from_the_environment(clean_env: pytest.MonkeyPatch)
     clean_env.setenv("TONGBAN_REDIS_URL", "redis://redis:6379/0")
     clean_env.setenv("TONGBAN_DATABASE_URL", "postgresql://tongban@db/tongban")
     clean_env.setenv("TONGBAN_PUBLIC_URL", "https://tongban.example.gov.cn/")
+    clean_env.setenv("TONGBAN_SMS_PROVIDER", "http")
+    clean_env.setenv("TONGBAN_SMS_HTTP_URL", "https://sms.example/send")
+    clean_env.setenv("TONGBAN_SMS_HTTP_SECRET", "gateway-shared-secret")
     settings = load_settings()
     assert settings.is_https and not settings.is_dev
     assert settings.rp_id == "tongban.example.gov.cn"
     assert settings.public_url == "https://tongban.example.gov.cn"
     assert settings.log_format == "json"
     assert "k" * 40 not in repr(settings)
+    assert "gateway-shared-secret" not in repr(settings)
 
 
 @pytest.mark.parametrize(
