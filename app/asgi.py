@@ -13,6 +13,7 @@ from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 
+from app.accounts import controllers as accounts_controllers
 from app.config import FRONTEND, Settings, get_settings
 from app.core import health, pages, preferences
 from app.core.context import RequestContextMiddleware
@@ -21,6 +22,7 @@ from app.core.logging import configure_logging
 from app.core.redis import make_client, resolve_redis_url
 from app.core.sessions import SessionConfig
 from app.core.templates import template_config
+from app.notifications import controllers as notifications_controllers
 
 SESSION_COOKIE = "tongban_session"
 CSRF_COOKIE = "tongban_csrf"
@@ -70,6 +72,8 @@ def create_litestar(settings: Settings) -> Litestar:
             pages.manifest,
             preferences.set_language,
             preferences.set_elderly,
+            *accounts_controllers.ROUTES,
+            *notifications_controllers.ROUTES,
             create_static_files_router(path="/static", directories=[FRONTEND / "static"]),
         ],
         lifespan=[lifespan],

@@ -74,6 +74,35 @@ def seed() -> None:
     click.echo("seeded: " + ", ".join(f"{name} +{count}" for name, count in added.items()))
 
 
+@main.command()
+@click.option("--phone", required=True, help="Mainland mobile number, e.g. 13800000011.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["officer", "floor_manager", "courier", "admin", "citizen"]),
+)
+@click.option(
+    "--department", default=None, help="Department code (officers only), e.g. market-regulation."
+)
+@click.option("--name", default="", help="Display name.")
+def createuser(phone: str, role: str, department: str | None, name: str) -> None:
+    """Create an account; staff must add a passkey at their first sign-in."""
+    from app.accounts.phone import mask_phone, normalise_phone
+    from app.accounts.services import AccountError, create_account
+    from app.accounts.tables import Role
+
+    number = normalise_phone(phone)
+    if number is None:
+        raise click.ClickException("not a valid mainland mobile number")
+    try:
+        account = asyncio.run(
+            create_account(number, Role(role), department_code=department, name=name)
+        )
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {role} account {account.id} for {mask_phone(number)}")
+
+
 @main.command("makemigrations")
 @click.argument("apps", nargs=-1)
 def makemigrations(apps: tuple[str, ...]) -> None:

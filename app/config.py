@@ -146,11 +146,15 @@ def load_settings() -> Settings:
     if sms_provider not in ("console", "http"):
         raise ConfigError("TONGBAN_SMS_PROVIDER must be console or http")
     if sms_provider == "console" and environment == "prod":
-        raise ConfigError("TONGBAN_SMS_PROVIDER=console keeps messages on the server: use http in prod")
+        raise ConfigError(
+            "TONGBAN_SMS_PROVIDER=console keeps messages on the server: use http in prod"
+        )
     sms_http_url = _env("SMS_HTTP_URL")
     sms_http_secret = _env("SMS_HTTP_SECRET")
     if sms_provider == "http" and not (sms_http_url and sms_http_secret):
-        raise ConfigError("TONGBAN_SMS_PROVIDER=http needs TONGBAN_SMS_HTTP_URL and TONGBAN_SMS_HTTP_SECRET")
+        raise ConfigError(
+            "TONGBAN_SMS_PROVIDER=http needs TONGBAN_SMS_HTTP_URL and TONGBAN_SMS_HTTP_SECRET"
+        )
 
     return Settings(
         environment=environment,

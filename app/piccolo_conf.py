@@ -25,5 +25,7 @@ DB = make_engine(get_settings().database_url)
 APP_REGISTRY = AppRegistry(
     apps=[
         "app.catalogue.piccolo_app",
+        "app.notifications.piccolo_app",
+        "app.accounts.piccolo_app",
     ]
 )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from app.accounts.seed import seed_accounts
 from app.catalogue.seed import seed_departments
 
 
 async def seed_all() -> dict[str, int]:
-    return {"departments": await seed_departments()}
+    departments = await seed_departments()  # accounts refer to departments: first
+    return {"departments": departments, "accounts": await seed_accounts()}

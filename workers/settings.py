@@ -11,6 +11,7 @@ from app.config import get_settings
 from app.core import tasks as core_tasks
 from app.core.logging import configure_logging, get_logger
 from app.core.redis import arq_settings, resolve_redis_url
+from app.notifications import tasks as notification_tasks
 
 log = get_logger("worker")
 
@@ -38,9 +39,13 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions: ClassVar[list[Any]] = [core_tasks.echo]
+    functions: ClassVar[list[Any]] = [
+        core_tasks.echo,
+        notification_tasks.send_notification_job,
+    ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(core_tasks.heartbeat, second={0, 10, 20, 30, 40, 50}, run_at_startup=False),
+        cron(notification_tasks.sweep_outbox, second={0, 15, 30, 45}, run_at_startup=True),
     ]
     redis_settings: ClassVar[RedisSettings | None] = None
     on_startup = startup

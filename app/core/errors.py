@@ -8,11 +8,12 @@ region (``#messages``), so the user sees what went wrong instead of nothing; a J
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import redis.exceptions
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
 from app.core.i18n import _
@@ -52,7 +53,8 @@ def error_response(
     title, explanation = _messages(status)
     message = detail or explanation
     accept = request.headers.get("accept", "")
-    wants_json = "application/json" in accept and "text/html" not in accept
+    sent_json = request.headers.get("content-type", "").startswith("application/json")
+    wants_json = sent_json or ("application/json" in accept and "text/html" not in accept)
     if wants_json:
         return Response(
             {"status": status, "detail": message}, status_code=status, media_type=MediaType.JSON
@@ -75,17 +77,31 @@ class BadInput(HTTPException):
 
 
 def _detail(exc: HTTPException) -> str | None:
-    if isinstance(exc, BadInput):
+    if isinstance(exc, BadInput) or getattr(exc, "localised", False):
         return str(exc.detail)
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         return _("This form has expired. Reload the page and try again.")
     return None
 
 
+def _sign_in_redirect(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """Browsers asking for a page that needs a signed-in user go to the sign-in page."""
+    accept = request.headers.get("accept", "")
+    if request.method != "GET" or ("text/html" not in accept and "*/*" not in accept):
+        return None
+    target = "/signin?" + urlencode({"next": request.url.path})
+    if request.headers.get("hx-request") == "true":
+        return Response(None, status_code=204, headers={"HX-Redirect": target})
+    return Redirect(target, status_code=303)
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if isinstance(exc, NotAuthorizedException):
         status = 401
+        redirect = _sign_in_redirect(request)
+        if redirect is not None:
+            return redirect
     if status >= 500:
         log.error("request_failed_http", status=status, path=request.url.path)
     return error_response(request, status, _detail(exc))

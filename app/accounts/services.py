@@ -1,0 +1,205 @@
+"""Accounts and the sessions of signed-in devices."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+
+from app.accounts.phone import mask_phone
+from app.accounts.tables import STAFF_ROLES, Account, LoginSession, Passkey, Role
+from app.core.logging import get_logger
+from app.core.sessions import rotate_session
+
+log = get_logger("accounts")
+_SCOPE_KEY = "tongban.account"
+SEEN_EVERY = timedelta(minutes=5)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_user_handle() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def get_or_create_citizen(phone: str) -> Account:
+    """The account for a phone that just proved possession of it; created on first sign-in."""
+    existing = await Account.objects().where(Account.phone == phone).first()
+    if existing:
+        return existing
+    account = Account(phone=phone, role=Role.CITIZEN.value, webauthn_user_id=new_user_handle())
+    try:
+        await account.save()
+    except Exception:
+        # Two first sign-ins at once: the unique phone lets one insert win; use that row.
+        again = await Account.objects().where(Account.phone == phone).first()
+        if again is None:
+            raise
+        return again
+    log.info("account_create_success", account_id=account.id, phone=mask_phone(phone))
+    return account
+
+
+class AccountError(ValueError):
+    pass
+
+
+async def create_account(
+    phone: str, role: Role, *, department_code: str | None = None, name: str = ""
+) -> Account:
+    """Create an account (staff come from here, via ``tongban createuser``)."""
+    from app.catalogue.tables import Department
+
+    department_id = None
+    if role is Role.OFFICER:
+        if not department_code:
+            raise AccountError("an officer needs a department")
+        row = (
+            await Department.select(Department.id).where(Department.code == department_code).first()
+        )
+        if row is None:
+            raise AccountError(f"no department with code {department_code!r}")
+        department_id = row["id"]
+    elif department_code:
+        raise AccountError("only officers belong to a department")
+    if await Account.exists().where(Account.phone == phone):
+        raise AccountError("an account with this phone number exists already")
+    account = Account(
+        phone=phone,
+        role=role.value,
+        department=department_id,
+        name=name,
+        webauthn_user_id=new_user_handle(),
+    )
+    await account.save()
+    log.info(
+        "account_create_success", account_id=account.id, role=role.value, phone=mask_phone(phone)
+    )
+    return account
+
+
+def is_staff(account: Account) -> bool:
+    return Role(account.role) in STAFF_ROLES
+
+
+async def has_passkey(account_id: int) -> bool:
+    return await Passkey.exists().where(Passkey.account == account_id)
+
+
+def assurance_level(account: Account, passkey: bool) -> int:
+    """L1 phone verified (every account); L2 identity verified; L3 L2 plus a passkey."""
+    if account.identity_verified_at is None:
+        return 1
+    return 3 if passkey else 2
+
+
+async def open_login_session(
+    connection: ASGIConnection[Any, Any, Any, Any], account: Account, method: str
+) -> LoginSession:
+    """Sign the account in on this device: new session id (no fixation), new login row."""
+    login = LoginSession(
+        account=account.id,
+        ref=secrets.token_urlsafe(32),
+        method=method,
+        user_agent=(connection.headers.get("user-agent") or "")[:200],
+    )
+    await login.save()
+    await Account.update({Account.last_signin_at: utcnow()}).where(Account.id == account.id)
+    rotate_session(connection)
+    connection.set_session({"account_id": account.id, "ref": login.ref, "method": method})
+    connection.scope[_SCOPE_KEY] = None  # type: ignore[literal-required]
+    log.info("session_open_success", account_id=account.id, method=method, login_id=login.id)
+    return login
+
+
+@dataclass(slots=True)
+class Signed:
+    account: Account
+    login: LoginSession
+
+    @property
+    def method(self) -> str:
+        return str(self.login.method)
+
+
+async def current(connection: ASGIConnection[Any, Any, Any, Any]) -> Signed | None:
+    """The signed-in account of this request, or None. Loaded once per request."""
+    scope: Any = connection.scope
+    if _SCOPE_KEY in scope and scope[_SCOPE_KEY] is not None:
+        cached: Signed | None = scope[_SCOPE_KEY] or None
+        return cached
+    session = scope.get("session")
+    if not isinstance(session, dict) or "ref" not in session:
+        scope[_SCOPE_KEY] = False
+        return None
+    login = (
+        await LoginSession.objects()
+        .where(LoginSession.ref == str(session["ref"]), LoginSession.revoked_at.is_null())
+        .first()
+    )
+    account = None
+    if login is not None and login.account == session.get("account_id"):
+        account = (
+            await Account.objects()
+            .where(Account.id == login.account, Account.is_active.eq(True))
+            .first()
+        )
+    if login is None or account is None:
+        # Revoked elsewhere ("sign out other devices") or deactivated: end this session too.
+        connection.clear_session()
+        scope[_SCOPE_KEY] = False
+        return None
+    now = utcnow()
+    last_seen = (
+        login.last_seen_at if login.last_seen_at.tzinfo else login.last_seen_at.replace(tzinfo=UTC)
+    )
+    if now - last_seen > SEEN_EVERY:
+        await LoginSession.update({LoginSession.last_seen_at: now}).where(
+            LoginSession.id == login.id
+        )
+    signed = Signed(account=account, login=login)
+    scope[_SCOPE_KEY] = signed
+    return signed
+
+
+async def sign_out(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    signed = await current(connection)
+    if signed:
+        await LoginSession.update({LoginSession.revoked_at: utcnow()}).where(
+            LoginSession.id == signed.login.id
+        )
+        log.info("session_close_success", account_id=signed.account.id, login_id=signed.login.id)
+    connection.clear_session()
+
+
+async def revoke_other_sessions(signed: Signed) -> int:
+    revoked = (
+        await LoginSession.update({LoginSession.revoked_at: utcnow()})
+        .where(
+            LoginSession.account == signed.account.id,
+            LoginSession.id != signed.login.id,
+            LoginSession.revoked_at.is_null(),
+        )
+        .returning(LoginSession.id)
+    )
+    log.info("session_revoke_others_success", account_id=signed.account.id, count=len(revoked))
+    return len(revoked)
+
+
+async def active_sessions(account_id: int) -> list[dict[str, Any]]:
+    return await (
+        LoginSession.select(
+            LoginSession.id,
+            LoginSession.method,
+            LoginSession.user_agent,
+            LoginSession.created_at,
+            LoginSession.last_seen_at,
+        )
+        .where(LoginSession.account == account_id, LoginSession.revoked_at.is_null())
+        .order_by(LoginSession.last_seen_at, ascending=False)
+    )

@@ -1,0 +1,41 @@
+"""Message texts per kind, in zh-Hans and English.
+
+Texts are ``str.format`` strings whose fields are the kind's params. SMS senders in mainland
+China must begin each message with the sender's signature in 【】 brackets; the English texts
+keep the same shape with [].
+"""
+
+from __future__ import annotations
+
+from string import Formatter
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "sms_code": {
+        "zh-Hans": "【通办】验证码 {code}，{minutes} 分钟内有效。请勿告诉他人。",
+        "en": "[Tongban] Your code is {code}, valid for {minutes} minutes. Do not share it.",
+    },
+    "passkey_added": {
+        "zh-Hans": "【通办】您的账号刚刚添加了一个通行密钥。如非本人操作，请立即登录通办删除它。",
+        "en": (
+            "[Tongban] A passkey was just added to your account. "
+            "If this was not you, sign in to Tongban and remove it now."
+        ),
+    },
+}
+
+# Params that must not stay in the database once the message is sent or given up on.
+SECRET_PARAMS: dict[str, frozenset[str]] = {
+    "sms_code": frozenset({"code"}),
+}
+
+SCRUBBED = "***"
+
+
+def param_names(kind: str) -> frozenset[str]:
+    """The fields every language's text of ``kind`` uses."""
+    return frozenset(
+        field
+        for text in TEMPLATES[kind].values()
+        for _literal, field, _spec, _conversion in Formatter().parse(text)
+        if field
+    )

@@ -1,0 +1,1 @@
+"""Tests of WebAuthn building blocks, checked against py_webauthn directly."""
