@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery, JSONBody
 from litestar.plugins.htmx import ClientRedirect
 from litestar.response import Redirect, Response, Template
 
@@ -84,7 +84,7 @@ def _go(request: Request[Any, Any, Any], target: str) -> Response[Any]:
 
 @get("/signin", name="signin")
 async def signin_page(
-    request: Request[Any, Any, Any], next: str = "/account"
+    request: Request[Any, Any, Any], next: FromQuery[str] = "/account"
 ) -> Template | Redirect:
     if await services.current(request):
         return Redirect(safe_next(next), status_code=303)
@@ -171,7 +171,7 @@ async def signin_passkey_options(request: Request[Any, Any, Any]) -> Response[An
 
 @post("/signin/passkey/verify", name="signin_passkey_verify")
 async def signin_passkey_verify(
-    request: Request[Any, Any, Any], data: dict[str, Any]
+    request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
 ) -> Response[Any]:
     try:
         result = await passkeys.authenticate(
@@ -298,7 +298,7 @@ async def passkey_register_options(request: Request[Any, Any, Any]) -> Response[
 
 @post("/account/passkeys/verify", name="passkey_register_verify", guards=[requires_signed_in])
 async def passkey_register_verify(
-    request: Request[Any, Any, Any], data: dict[str, Any]
+    request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
 ) -> Response[Any]:
     from app.piccolo_conf import DB
 
@@ -307,7 +307,7 @@ async def passkey_register_verify(
     redis = request.app.state.redis
     try:
         async with DB.transaction():
-            passkey = await passkeys.register(
+            await passkeys.register(
                 signed.account,
                 redis,
                 data.get("challenge_id"),
@@ -358,7 +358,7 @@ async def _own_passkey(
     "/account/passkeys/{passkey_id:int}/rename", name="passkey_rename", guards=[requires_signed_in]
 )
 async def passkey_rename(
-    request: Request[Any, Any, Any], passkey_id: int, data: Annotated[NameForm, Form]
+    request: Request[Any, Any, Any], passkey_id: FromPath[int], data: Annotated[NameForm, Form]
 ) -> Redirect:
     _signed, passkey = await _own_passkey(request, passkey_id)
     name = data.name.strip()
@@ -372,7 +372,7 @@ async def passkey_rename(
 @post(
     "/account/passkeys/{passkey_id:int}/delete", name="passkey_delete", guards=[requires_signed_in]
 )
-async def passkey_delete(request: Request[Any, Any, Any], passkey_id: int) -> Redirect:
+async def passkey_delete(request: Request[Any, Any, Any], passkey_id: FromPath[int]) -> Redirect:
     signed, passkey = await _own_passkey(request, passkey_id)
     if (
         services.is_staff(signed.account)

@@ -104,14 +104,14 @@ async def open_login_session(
     """Sign the account in on this device: new session id (no fixation), new login row."""
     login = LoginSession(
         account=account.id,
-        ref=secrets.token_urlsafe(32),
+        session_ref=secrets.token_urlsafe(32),
         method=method,
         user_agent=(connection.headers.get("user-agent") or "")[:200],
     )
     await login.save()
     await Account.update({Account.last_signin_at: utcnow()}).where(Account.id == account.id)
     rotate_session(connection)
-    connection.set_session({"account_id": account.id, "ref": login.ref, "method": method})
+    connection.set_session({"account_id": account.id, "ref": login.session_ref, "method": method})
     connection.scope[_SCOPE_KEY] = None  # type: ignore[literal-required]
     log.info("session_open_success", account_id=account.id, method=method, login_id=login.id)
     return login
@@ -139,7 +139,7 @@ async def current(connection: ASGIConnection[Any, Any, Any, Any]) -> Signed | No
         return None
     login = (
         await LoginSession.objects()
-        .where(LoginSession.ref == str(session["ref"]), LoginSession.revoked_at.is_null())
+        .where(LoginSession.session_ref == str(session["ref"]), LoginSession.revoked_at.is_null())
         .first()
     )
     account = None

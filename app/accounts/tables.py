@@ -8,6 +8,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Serial,
     SmallInt,
     Text,
     Timestamptz,
@@ -33,6 +34,8 @@ STAFF_ROLES = frozenset({Role.OFFICER, Role.FLOOR_MANAGER, Role.COURIER, Role.AD
 class Account(Table, tablename="accounts_account"):
     """A person who signs in. Citizens are created at their first SMS sign-in; staff by
     ``tongban createuser``."""
+
+    id = Serial(primary_key=True)
 
     phone = Varchar(length=20, unique=True, index=True, help_text="E.164, e.g. +8613800000001.")
     role = Varchar(
@@ -71,6 +74,8 @@ class Account(Table, tablename="accounts_account"):
 class SmsChallenge(Table, tablename="accounts_sms_challenge"):
     """One SMS sign-in code sent to one phone. The code itself is never stored."""
 
+    id = Serial(primary_key=True)
+
     phone = Varchar(length=20, index=True, help_text="E.164 number the code was sent to.")
     code_hash = Varchar(length=64, help_text="HMAC-SHA256(secret key, phone + code), hex.")
     ip_hash = Varchar(
@@ -86,6 +91,8 @@ class SmsChallenge(Table, tablename="accounts_sms_challenge"):
 
 class Passkey(Table, tablename="accounts_passkey"):
     """A WebAuthn credential bound to an account (discoverable, user-verifying)."""
+
+    id = Serial(primary_key=True)
 
     account = ForeignKey(Account, on_delete=OnDelete.cascade, index=True)
     credential_id = Varchar(
@@ -108,8 +115,10 @@ class LoginSession(Table, tablename="accounts_login_session"):
     """A signed-in device. The server-side session holds its ``ref``; revoking the row ends
     that session at its next request, which is how "sign out other devices" works."""
 
+    id = Serial(primary_key=True)
+
     account = ForeignKey(Account, on_delete=OnDelete.cascade, index=True)
-    ref = Varchar(
+    session_ref = Varchar(
         length=64, unique=True, index=True, help_text="Random reference kept in the session."
     )
     method = Varchar(length=10, help_text="How it was opened: sms or passkey.")

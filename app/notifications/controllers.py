@@ -12,6 +12,7 @@ from litestar import get
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
@@ -35,7 +36,7 @@ async def dev_inbox(request: HTMXRequest) -> Template:
 
 
 @get("/dev/sms.json", name="notifications:dev_inbox_json", guards=[requires_dev])
-async def dev_inbox_json(to: str | None = None) -> list[dict[str, Any]]:
+async def dev_inbox_json(to: FromQuery[str | None] = None) -> list[dict[str, Any]]:
     """Newest first; ``?to=+86…`` keeps one recipient's messages (what a browser test wants)."""
     return [
         {

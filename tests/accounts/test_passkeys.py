@@ -9,7 +9,13 @@ import pytest
 
 from app.accounts.tables import Account, LoginSession, Passkey
 from app.notifications.tables import Notification
-from tests.accounts.helpers import latest_code, request_code, sign_in, submit_code
+from tests.accounts.helpers import (
+    latest_code,
+    let_a_minute_pass,
+    request_code,
+    sign_in,
+    submit_code,
+)
 from tests.accounts.test_sms_signin import fresh_phone
 from tests.conftest import PageClient, csrf_from
 from tests.fixtures.soft_authenticator import SoftAuthenticator
@@ -23,7 +29,9 @@ async def _token(client: PageClient) -> str:
 
 async def register(client: PageClient, authenticator: SoftAuthenticator, name: str = "手机") -> Any:
     token = await _token(client)
-    started = (await client.post("/account/passkeys/options", headers={"x-csrftoken": token})).json()
+    started = (
+        await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
+    ).json()
     credential = authenticator.create(started["options"], ORIGIN)
     return await client.post(
         "/account/passkeys/verify",
@@ -38,7 +46,9 @@ async def start_signin(client: PageClient) -> tuple[str, dict[str, Any], str]:
     return started["challenge_id"], started["options"], token
 
 
-async def finish_signin(client: PageClient, challenge_id: str, credential: dict[str, Any], token: str) -> Any:
+async def finish_signin(
+    client: PageClient, challenge_id: str, credential: dict[str, Any], token: str
+) -> Any:
     return await client.post(
         "/signin/passkey/verify",
         json={"challenge_id": challenge_id, "credential": credential},
@@ -46,7 +56,9 @@ async def finish_signin(client: PageClient, challenge_id: str, credential: dict[
     )
 
 
-async def citizen_with_passkey(client: PageClient, **authenticator_options: Any) -> tuple[SoftAuthenticator, str]:
+async def citizen_with_passkey(
+    client: PageClient, **authenticator_options: Any
+) -> tuple[SoftAuthenticator, str]:
     typed, phone = fresh_phone()
     await sign_in(client, typed)
     authenticator = SoftAuthenticator(**authenticator_options)
@@ -69,7 +81,9 @@ async def test_register_then_sign_in_with_a_passkey(client: PageClient, algorith
     stored = await Passkey.select().where(Passkey.account == account.id)
     assert len(stored) == 1 and stored[0]["name"] == "我的手机"
     # The owner is told by SMS that a passkey was added.
-    assert await Notification.exists().where(Notification.recipient == phone, Notification.kind == "passkey_added")
+    assert await Notification.exists().where(
+        Notification.recipient == phone, Notification.kind == "passkey_added"
+    )
     page = await client.get("/account")
     assert "我的手机" in page.text
 
@@ -80,18 +94,27 @@ async def test_register_then_sign_in_with_a_passkey(client: PageClient, algorith
     result = await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)
     assert result.status_code == 201, result.text
     assert result.json()["redirect"] == "/account"
-    login = await LoginSession.objects().where(LoginSession.account == account.id).order_by(LoginSession.id, ascending=False).first()
+    login = (
+        await LoginSession.objects()
+        .where(LoginSession.account == account.id)
+        .order_by(LoginSession.id, ascending=False)
+        .first()
+    )
     assert login is not None and login.method == "passkey"
     assert (await client.get("/account")).status_code == 200
     counted = await Passkey.select(Passkey.sign_count).where(Passkey.account == account.id).first()
     assert counted is not None and counted["sign_count"] == 1
 
 
-async def test_registration_options_demand_a_discoverable_user_verifying_credential(client: PageClient) -> None:
+async def test_registration_options_demand_a_discoverable_user_verifying_credential(
+    client: PageClient,
+) -> None:
     typed, _phone = fresh_phone()
     await sign_in(client, typed)
     token = await _token(client)
-    options = (await client.post("/account/passkeys/options", headers={"x-csrftoken": token})).json()["options"]
+    options = (
+        await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
+    ).json()["options"]
     assert options["authenticatorSelection"]["residentKey"] == "required"
     assert options["authenticatorSelection"]["userVerification"] == "required"
     assert options["attestation"] == "none"
@@ -103,10 +126,14 @@ async def test_a_registration_challenge_works_once(client: PageClient) -> None:
     typed, _phone = fresh_phone()
     await sign_in(client, typed)
     token = await _token(client)
-    started = (await client.post("/account/passkeys/options", headers={"x-csrftoken": token})).json()
+    started = (
+        await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
+    ).json()
     credential = SoftAuthenticator().create(started["options"], ORIGIN)
     body = {"challenge_id": started["challenge_id"], "credential": credential}
-    assert (await client.post("/account/passkeys/verify", json=body, headers={"x-csrftoken": token})).status_code == 201
+    assert (
+        await client.post("/account/passkeys/verify", json=body, headers={"x-csrftoken": token})
+    ).status_code == 201
     again = await client.post("/account/passkeys/verify", json=body, headers={"x-csrftoken": token})
     assert again.status_code == 400 and "已过期" in again.json()["detail"]
 
@@ -123,7 +150,9 @@ async def test_a_sign_in_challenge_works_once(client: PageClient) -> None:
     assert "tongban_session" not in replay.cookies
 
 
-async def test_registration_refuses_a_credential_without_user_verification(client: PageClient) -> None:
+async def test_registration_refuses_a_credential_without_user_verification(
+    client: PageClient,
+) -> None:
     typed, phone = fresh_phone()
     await sign_in(client, typed)
     response = await register(client, SoftAuthenticator(user_verification=False))
@@ -135,7 +164,9 @@ async def test_registration_for_another_origin_is_refused(client: PageClient) ->
     typed, phone = fresh_phone()
     await sign_in(client, typed)
     token = await _token(client)
-    started = (await client.post("/account/passkeys/options", headers={"x-csrftoken": token})).json()
+    started = (
+        await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
+    ).json()
     credential = SoftAuthenticator().create(started["options"], "https://evil.example")
     response = await client.post(
         "/account/passkeys/verify",
@@ -146,7 +177,9 @@ async def test_registration_for_another_origin_is_refused(client: PageClient) ->
     assert not await Passkey.exists().where(Passkey.account.phone == phone)
 
 
-async def _refused(client: PageClient, challenge_id: str, credential: dict[str, Any], token: str) -> None:
+async def _refused(
+    client: PageClient, challenge_id: str, credential: dict[str, Any], token: str
+) -> None:
     before = await LoginSession.count()
     response = await finish_signin(client, challenge_id, credential, token)
     assert response.status_code == 400
@@ -174,7 +207,9 @@ async def test_assertion_made_for_another_origin_is_refused(client: PageClient) 
 async def test_assertion_for_another_challenge_is_refused(client: PageClient) -> None:
     authenticator, _phone = await citizen_with_passkey(client)
     challenge_id, options, token = await start_signin(client)
-    stale = authenticator.tamper_client_data(authenticator.get(options, ORIGIN), challenge=b"x" * 32, resign=True)
+    stale = authenticator.tamper_client_data(
+        authenticator.get(options, ORIGIN), challenge=b"x" * 32, resign=True
+    )
     await _refused(client, challenge_id, stale, token)
 
 
@@ -183,55 +218,67 @@ async def test_assertion_scoped_to_another_rp_is_refused(client: PageClient) -> 
     credential = authenticator.credentials[0]
     authenticator.import_credential(credential.export(), rp_id="evil.example")
     challenge_id, options, token = await start_signin(client)
-    await _refused(client, challenge_id, authenticator.get(options, ORIGIN, credential_id=credential.id, rp_id="evil.example"), token)
+    await _refused(
+        client,
+        challenge_id,
+        authenticator.get(options, ORIGIN, credential_id=credential.id, rp_id="evil.example"),
+        token,
+    )
 
 
 async def test_assertion_without_user_verification_is_refused(client: PageClient) -> None:
     authenticator, _phone = await citizen_with_passkey(client)
     challenge_id, options, token = await start_signin(client)
-    await _refused(client, challenge_id, authenticator.get(options, ORIGIN, user_verified=False), token)
+    await _refused(
+        client, challenge_id, authenticator.get(options, ORIGIN, user_verified=False), token
+    )
 
 
 async def test_a_credential_claiming_another_users_handle_is_refused(client: PageClient) -> None:
     mine, _phone = await citizen_with_passkey(client)
-    theirs, their_phone = await citizen_with_passkey(client)
+    _theirs, their_phone = await citizen_with_passkey(client)
     their_account = await Account.objects().where(Account.phone == their_phone).first()
     assert their_account is not None
     from webauthn.helpers import base64url_to_bytes
 
     # My key, presented as belonging to their account.
-    forged = mine.import_credential(mine.credentials[0].export(), user_handle=base64url_to_bytes(their_account.webauthn_user_id))
+    forged = mine.import_credential(
+        mine.credentials[0].export(), user_handle=base64url_to_bytes(their_account.webauthn_user_id)
+    )
     challenge_id, options, token = await start_signin(client)
     await _refused(client, challenge_id, mine.get(options, ORIGIN, credential_id=forged.id), token)
 
 
-async def test_a_credential_already_registered_to_another_user_is_refused(client: PageClient) -> None:
-    first, _phone = await citizen_with_passkey(client)
+async def test_a_credential_already_registered_to_another_user_is_refused(
+    client: PageClient,
+) -> None:
     typed, phone = fresh_phone()
     await sign_in(client, typed)
     token = await _token(client)
-    started = (await client.post("/account/passkeys/options", headers={"x-csrftoken": token})).json()
-    # Build a registration whose credential id is the first user's.
-    copy = SoftAuthenticator()
-    credential = copy.create(started["options"], ORIGIN)
-    existing_id = first.credentials[0].id
-    copy.import_credential(copy.credentials[0].export(), credential_id=existing_id)
-    started = (await client.post("/account/passkeys/options", headers={"x-csrftoken": token})).json()
-    credential = copy.create(started["options"], ORIGIN)
-    credential["id"] = credential["rawId"] = existing_id
+    started = (
+        await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
+    ).json()
+    credential = SoftAuthenticator().create(started["options"], ORIGIN)
+    # Meanwhile the same credential id is on another account (copied, or a second registration).
+    other = await Account.objects().where(Account.phone == "+8613800000001").first()
+    assert other is not None
+    await Passkey.insert(Passkey(account=other.id, credential_id=credential["id"], public_key="x"))
     response = await client.post(
         "/account/passkeys/verify",
         json={"challenge_id": started["challenge_id"], "credential": credential},
         headers={"x-csrftoken": token},
     )
-    assert response.status_code == 400
+    assert response.status_code == 400 and "已经登记" in response.json()["detail"]
     assert not await Passkey.exists().where(Passkey.account.phone == phone)
+    await Passkey.delete().where(Passkey.credential_id == credential["id"])
 
 
 async def test_a_signature_counter_that_goes_back_is_refused(client: PageClient) -> None:
     authenticator, _phone = await citizen_with_passkey(client)
     challenge_id, options, token = await start_signin(client)
-    assert (await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)).status_code == 201
+    assert (
+        await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)
+    ).status_code == 201
     client.cookies.clear()
     # A clone of the key made before that sign-in: its counter is behind.
     clone = SoftAuthenticator()
@@ -249,21 +296,34 @@ async def test_backup_eligibility_must_not_change(client: PageClient) -> None:
 
 
 async def test_synced_passkeys_that_do_not_count_still_sign_in(client: PageClient) -> None:
-    authenticator, _phone = await citizen_with_passkey(client, backup_eligible=True, backed_up=True, counter_mode="zero")
+    authenticator, _phone = await citizen_with_passkey(
+        client, backup_eligible=True, backed_up=True, counter_mode="zero"
+    )
     for _ in range(2):
         client.cookies.clear()
         challenge_id, options, token = await start_signin(client)
-        assert (await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)).status_code == 201
+        assert (
+            await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)
+        ).status_code == 201
 
 
 async def test_unknown_challenge_ids_and_garbage_are_refused(client: PageClient) -> None:
     token = await _token(client)
-    for body in ({}, {"challenge_id": "../../etc"}, {"challenge_id": "A" * 32, "credential": {"id": 1}}, {"challenge_id": 5}):
-        response = await client.post("/signin/passkey/verify", json=body, headers={"x-csrftoken": token})
+    for body in (
+        {},
+        {"challenge_id": "../../etc"},
+        {"challenge_id": "A" * 32, "credential": {"id": 1}},
+        {"challenge_id": 5},
+    ):
+        response = await client.post(
+            "/signin/passkey/verify", json=body, headers={"x-csrftoken": token}
+        )
         assert response.status_code == 400
     _cid, _options, token = await start_signin(client)
     challenge_id, _options, token = await start_signin(client)
-    response = await finish_signin(client, challenge_id, {"id": "x", "type": "public-key", "response": {}}, token)
+    response = await finish_signin(
+        client, challenge_id, {"id": "x", "type": "public-key", "response": {}}, token
+    )
     assert response.status_code == 400
 
 
@@ -273,28 +333,37 @@ async def test_json_endpoints_need_the_csrf_header(client: PageClient) -> None:
 
 
 async def test_rename_and_delete_only_your_own_passkeys(client: PageClient) -> None:
-    theirs, their_phone = await citizen_with_passkey(client)
+    _theirs, their_phone = await citizen_with_passkey(client)
     their_key = await Passkey.objects().where(Passkey.account.phone == their_phone).first()
     assert their_key is not None
     typed, _phone = fresh_phone()
     await sign_in(client, typed)
     await register(client, SoftAuthenticator(), name="旧名字")
     token = await _token(client)
-    for path in (f"/account/passkeys/{their_key.id}/rename", f"/account/passkeys/{their_key.id}/delete"):
+    for path in (
+        f"/account/passkeys/{their_key.id}/rename",
+        f"/account/passkeys/{their_key.id}/delete",
+    ):
         response = await client.post(path, data={"name": "mine now", "_csrf_token": token})
         assert response.status_code == 404
     assert await Passkey.exists().where(Passkey.id == their_key.id, Passkey.name == their_key.name)
     mine = await Passkey.objects().where(Passkey.account.phone == "+86" + typed).first()
     assert mine is not None
-    await client.post(f"/account/passkeys/{mine.id}/rename", data={"name": "新名字", "_csrf_token": token})
+    await client.post(
+        f"/account/passkeys/{mine.id}/rename", data={"name": "新名字", "_csrf_token": token}
+    )
     assert "新名字" in (await client.get("/account")).text
-    bad = await client.post(f"/account/passkeys/{mine.id}/rename", data={"name": "", "_csrf_token": token})
+    bad = await client.post(
+        f"/account/passkeys/{mine.id}/rename", data={"name": "", "_csrf_token": token}
+    )
     assert bad.status_code == 400
     await client.post(f"/account/passkeys/{mine.id}/delete", data={"_csrf_token": token})
     assert not await Passkey.exists().where(Passkey.id == mine.id)
 
 
-async def test_staff_register_a_passkey_at_first_sign_in_and_then_must_use_it(client: PageClient) -> None:
+async def test_staff_register_a_passkey_at_first_sign_in_and_then_must_use_it(
+    client: PageClient,
+) -> None:
     from app.accounts.services import create_account
     from app.accounts.tables import Role
 
@@ -313,9 +382,12 @@ async def test_staff_register_a_passkey_at_first_sign_in_and_then_must_use_it(cl
     key = await Passkey.objects().where(Passkey.account.phone == phone).first()
     assert key is not None
     token = await _token(client)
-    assert (await client.post(f"/account/passkeys/{key.id}/delete", data={"_csrf_token": token})).status_code == 400
+    assert (
+        await client.post(f"/account/passkeys/{key.id}/delete", data={"_csrf_token": token})
+    ).status_code == 400
 
     client.cookies.clear()
+    await let_a_minute_pass(phone)
     await request_code(client, typed)
     sms = await submit_code(client, phone, await latest_code(phone))
     assert sms.status_code == 403 and "通行密钥" in sms.text

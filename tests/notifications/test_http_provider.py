@@ -148,7 +148,10 @@ async def test_an_unreachable_gateway_is_retried() -> None:
         await provider.send(Sms(to=PHONE, body="x", notification_id=1))
     notification_id = await new_sms_code()
     row = await _send(provider, notification_id)
-    assert (row["status"], row["last_error"]) == (Status.PENDING, "gateway unreachable: ConnectError")
+    assert (row["status"], row["last_error"]) == (
+        Status.PENDING,
+        "gateway unreachable: ConnectError",
+    )
 
 
 async def test_after_the_last_attempt_the_notification_fails(gateway: Gateway) -> None:

@@ -1,10 +1,11 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.columns.column_types import Serial
 from piccolo.columns.column_types import Timestamptz
 from piccolo.columns.column_types import Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-11-22T08:56:40:353271"
+ID = "2026-11-22T09:24:28:616016"
 VERSION = "1.38.0"
 DESCRIPTION = ""
 
@@ -19,6 +20,26 @@ async def forwards():
         tablename="catalogue_department",
         schema=None,
         columns=None,
+    )
+
+    manager.add_column(
+        table_class_name="Department",
+        tablename="catalogue_department",
+        column_name="id",
+        db_column_name="id",
+        column_class_name="Serial",
+        column_class=Serial,
+        params={
+            "null": False,
+            "primary_key": True,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
     )
 
     manager.add_column(
