@@ -138,7 +138,9 @@ class ServerProcess:
     def __init__(self, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **(env or {})}
+        # Browsers open it as localhost: a secure context, and the WebAuthn RP id.
+        self.public_url = f"http://localhost:{self.port}"
+        self.env = {**os.environ, "TONGBAN_PUBLIC_URL": self.public_url, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20) -> ServerProcess:
@@ -175,3 +177,16 @@ def live_server() -> Iterator[ServerProcess]:
     server = ServerProcess().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def live_worker() -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``tongban worker`` on the test database and Redis (sends SMS to the dev inbox)."""
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], stdin=subprocess.DEVNULL)
+    yield process
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

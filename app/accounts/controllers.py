@@ -143,7 +143,8 @@ async def signin_verify(
         return _sms_page(
             request, {**code_context, "error": exc.message, "error_field": exc.field}, exc.status
         )
-    account = await services.get_or_create_citizen(phone)
+    device = request_context()
+    account = await services.get_or_create_citizen(phone, locale=device.locale, elderly=device.elder)
     has_key = await services.has_passkey(account.id)
     if services.is_staff(account) and has_key:
         # Staff hold a passkey from their first sign-in on, and must use it.
@@ -158,7 +159,9 @@ async def signin_verify(
         )
     await services.open_login_session(request, account, "sms")
     flash(request, _("You are signed in."), "success")
-    return _go(request, _landing(account, target, has_key))
+    response = _go(request, _landing(account, target, has_key))
+    services.apply_preferences(response, account)
+    return response
 
 
 @post("/signin/passkey/options", name="signin_passkey_options")
@@ -184,7 +187,9 @@ async def signin_passkey_verify(
     target = safe_next(str(data.get("next") or "/account"))
     if services.is_staff(result.account) and target == "/account":
         target = "/staff"
-    return Response({"redirect": target})
+    response = Response({"redirect": target})
+    services.apply_preferences(response, result.account)
+    return response
 
 
 @post("/signout", name="signout")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.response import Response
 
 from app.accounts.phone import mask_phone
 from app.accounts.tables import STAFF_ROLES, Account, LoginSession, Passkey, Role
@@ -27,12 +28,19 @@ def new_user_handle() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def get_or_create_citizen(phone: str) -> Account:
-    """The account for a phone that just proved possession of it; created on first sign-in."""
+async def get_or_create_citizen(phone: str, *, locale: str = "zh-Hans", elderly: bool = False) -> Account:
+    """The account for a phone that just proved possession of it; created on first sign-in
+    with the preferences the device has at that moment."""
     existing = await Account.objects().where(Account.phone == phone).first()
     if existing:
         return existing
-    account = Account(phone=phone, role=Role.CITIZEN.value, webauthn_user_id=new_user_handle())
+    account = Account(
+        phone=phone,
+        role=Role.CITIZEN.value,
+        webauthn_user_id=new_user_handle(),
+        locale=locale,
+        elderly=elderly,
+    )
     try:
         await account.save()
     except Exception:
@@ -165,6 +173,27 @@ async def current(connection: ASGIConnection[Any, Any, Any, Any]) -> Signed | No
     signed = Signed(account=account, login=login)
     scope[_SCOPE_KEY] = signed
     return signed
+
+
+async def save_preferences(connection: ASGIConnection[Any, Any, Any, Any], **changes: object) -> None:
+    """Store language / elderly mode on the signed-in account (no-op when signed out)."""
+    signed = await current(connection)
+    if signed is None:
+        return
+    columns = {"locale": Account.locale, "elderly": Account.elderly}
+    await Account.update({columns[name]: value for name, value in changes.items()}).where(
+        Account.id == signed.account.id
+    )
+
+
+def apply_preferences(response: Response[Any], account: Account) -> None:
+    """At sign-in, this device takes the account's remembered language and elderly mode."""
+    from app.core import i18n
+    from app.core.context import ELDER_COOKIE
+    from app.core.preferences import remember
+
+    remember(response, i18n.LANG_COOKIE, account.locale)
+    remember(response, ELDER_COOKIE, "1" if account.elderly else "0")
 
 
 async def sign_out(connection: ASGIConnection[Any, Any, Any, Any]) -> None:

@@ -12,7 +12,7 @@ import msgspec
 from litestar import Request, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
-from litestar.response import Redirect
+from litestar.response import Redirect, Response
 
 from app.config import get_settings
 from app.core import i18n
@@ -41,8 +41,7 @@ def safe_next(target: str) -> str:
     return target
 
 
-def _redirect(target: str, cookie: str, value: str) -> Redirect:
-    response = Redirect(safe_next(target), status_code=303)
+def remember(response: Response[Any], cookie: str, value: str) -> None:
     response.set_cookie(
         cookie,
         value,
@@ -51,7 +50,20 @@ def _redirect(target: str, cookie: str, value: str) -> Redirect:
         samesite="lax",
         secure=get_settings().is_https,
     )
+
+
+def _redirect(target: str, cookie: str, value: str) -> Redirect:
+    response = Redirect(safe_next(target), status_code=303)
+    remember(response, cookie, value)
     return response
+
+
+async def _save_for_account(request: Request[Any, Any, Any], **changes: object) -> None:
+    # Signed-in people keep their choice on the account too, so it follows them to a new
+    # phone at sign-in (app/accounts). Imported here: accounts builds on core, not the reverse.
+    from app.accounts.services import save_preferences
+
+    await save_preferences(request, **changes)
 
 
 @post("/preferences/language", name="set_language")
@@ -67,6 +79,7 @@ async def set_language(
         flash(request, _("Language changed to %(name)s.", name=i18n.LOCALES[locale]), "success")
     finally:
         i18n.current_locale.reset(token)
+    await _save_for_account(request, locale=locale)
     return _redirect(data.next, i18n.LANG_COOKIE, locale)
 
 
@@ -84,4 +97,5 @@ async def set_elderly(
         else _("Elderly mode is off."),
         "success",
     )
+    await _save_for_account(request, elderly=data.elder == "1")
     return _redirect(data.next, ELDER_COOKIE, data.elder)

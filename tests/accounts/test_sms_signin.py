@@ -264,3 +264,21 @@ async def test_sign_out_other_devices(client: PageClient) -> None:
         gone = await other.get("/account", headers={"Accept": "text/html"}, follow_redirects=False)
         assert gone.status_code == 303
     assert (await client.get("/account")).status_code == 200
+
+
+async def test_preferences_follow_the_account_to_a_new_device(client: PageClient) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from app.asgi import create_app
+
+    typed, phone = fresh_phone()
+    await sign_in(client, typed)
+    token = csrf_from(await client.get("/account"))
+    await client.post("/preferences/language", data={"lang": "en", "_csrf_token": token})
+    await client.post("/preferences/elderly", data={"elder": "1", "_csrf_token": token})
+    account = await Account.objects().where(Account.phone == phone).first()
+    assert account is not None and account.locale == "en" and account.elderly
+    async with AsyncTestClient(app=create_app(), base_url="http://tongban.local") as phone_two:
+        await sign_in(phone_two, typed)
+        page = await phone_two.get("/account")
+        assert '<html lang="en" class="elder">' in page.text

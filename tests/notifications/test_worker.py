@@ -64,7 +64,8 @@ async def test_a_redis_outage_delays_notifications_and_loses_none(tmp_path: Path
     finally:
         back.stop()
 
-    assert len(sweeps) == 2 and all(sweep.success for sweep in sweeps)
+    # One sweep per worker start, and one more if a run met a 15-second mark.
+    assert len(sweeps) >= 2 and all(sweep.success for sweep in sweeps)
     assert sweeps[0].result["enqueued"] >= len(ids)
 
     for notification_id in ids:
@@ -87,8 +88,11 @@ async def test_a_tongban_worker_sends_without_logging_the_number_or_the_text(
     }
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log_file:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker"],
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "worker",
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -97,12 +101,12 @@ async def test_a_tongban_worker_sends_without_logging_the_number_or_the_text(
         try:
             deadline = time.monotonic() + 30
             while (await load(notification_id))["status"] != Status.SENT:
-                assert worker.poll() is None, log_path.read_text()
+                assert worker.returncode is None, log_path.read_text()
                 assert time.monotonic() < deadline, "the worker did not send in 30 s"
                 await asyncio.sleep(0.1)
         finally:
             worker.terminate()
-            worker.wait(15)
+            await asyncio.wait_for(worker.wait(), 15)
 
     output = log_path.read_text()
     events = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
