@@ -182,7 +182,9 @@ def live_server() -> Iterator[ServerProcess]:
 @pytest.fixture
 def live_worker() -> Iterator[subprocess.Popen[bytes]]:
     """A real ``tongban worker`` on the test database and Redis (sends SMS to the dev inbox)."""
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker"], stdin=subprocess.DEVNULL
+    )
     yield process
     process.terminate()
     try:

@@ -144,7 +144,9 @@ async def signin_verify(
             request, {**code_context, "error": exc.message, "error_field": exc.field}, exc.status
         )
     device = request_context()
-    account = await services.get_or_create_citizen(phone, locale=device.locale, elderly=device.elder)
+    account = await services.get_or_create_citizen(
+        phone, locale=device.locale, elderly=device.elder
+    )
     has_key = await services.has_passkey(account.id)
     if services.is_staff(account) and has_key:
         # Staff hold a passkey from their first sign-in on, and must use it.

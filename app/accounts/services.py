@@ -28,7 +28,9 @@ def new_user_handle() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def get_or_create_citizen(phone: str, *, locale: str = "zh-Hans", elderly: bool = False) -> Account:
+async def get_or_create_citizen(
+    phone: str, *, locale: str = "zh-Hans", elderly: bool = False
+) -> Account:
     """The account for a phone that just proved possession of it; created on first sign-in
     with the preferences the device has at that moment."""
     existing = await Account.objects().where(Account.phone == phone).first()
@@ -175,7 +177,9 @@ async def current(connection: ASGIConnection[Any, Any, Any, Any]) -> Signed | No
     return signed
 
 
-async def save_preferences(connection: ASGIConnection[Any, Any, Any, Any], **changes: object) -> None:
+async def save_preferences(
+    connection: ASGIConnection[Any, Any, Any, Any], **changes: object
+) -> None:
     """Store language / elderly mode on the signed-in account (no-op when signed out)."""
     signed = await current(connection)
     if signed is None:

@@ -24,7 +24,7 @@ def requires_dev(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHan
         raise NotFoundException()
 
 
-@get("/dev/sms", name="notifications:dev_inbox", guards=[requires_dev], cache_control=None)
+@get("/dev/sms", name="notifications:dev_inbox", guards=[requires_dev])
 async def dev_inbox(request: HTMXRequest) -> Template:
     messages = await recent_dev_messages()
     name = "notifications/_dev_inbox_list.html" if request.htmx else "notifications/dev_inbox.html"
@@ -38,6 +38,9 @@ async def dev_inbox(request: HTMXRequest) -> Template:
 @get("/dev/sms.json", name="notifications:dev_inbox_json", guards=[requires_dev])
 async def dev_inbox_json(to: FromQuery[str | None] = None) -> list[dict[str, Any]]:
     """Newest first; ``?to=+86…`` keeps one recipient's messages (what a browser test wants)."""
+    if to:
+        # An unencoded "+" in a query string arrives as a space.
+        to = "+" + to.strip().removeprefix("+")
     return [
         {
             "to": message.to,

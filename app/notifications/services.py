@@ -49,7 +49,7 @@ MAX_BACKOFF = timedelta(hours=1)
 # sweeper hands the row to another. Longer than the worker's job timeout (300 s).
 CLAIM_LEASE = timedelta(minutes=5)
 SWEEP_BATCH = 500
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")  # ITU-T E.164: at most 15 digits
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # ITU-T E.164: at most 15 digits
 
 # The outbox's state machine: event -> (from, to). Every status change is one conditional
 # UPDATE from the from-state, so two workers can never both make the same move.
@@ -115,7 +115,7 @@ def _check(kind: str, recipient: str, params: dict[str, Any], locale: str) -> No
         raise ValueError(f"unknown notification kind {kind!r}")
     if locale not in LOCALES:
         raise ValueError(f"unknown locale {locale!r}")
-    if not E164.match(recipient):
+    if not E164.fullmatch(recipient):
         raise ValueError("recipient must be a phone number in E.164 form, e.g. +8613800000001")
     wanted, given = param_names(kind), set(params)
     if wanted != given:
@@ -196,21 +196,30 @@ async def _move(
     if not rows:
         return None
     row: dict[str, Any] = rows[0]
-    if isinstance(row["params"], str):
-        row["params"] = json.loads(row["params"])
+    row["params"] = _loaded(row["params"])
     return row
+
+
+def _loaded(params: str | dict[str, Any]) -> dict[str, Any]:
+    # Piccolo hands JSON columns back as text unless asked otherwise.
+    return json.loads(params) if isinstance(params, str) else params
 
 
 async def _finish(event: str, row: dict[str, Any], values: dict[Any, Any]) -> dict[str, Any] | None:
     """End the attempt this worker claimed, unless the sweeper has handed it on meanwhile."""
-    return await _move(event, row["id"], values, Notification.attempts == row["attempts"])
+    moved = await _move(event, row["id"], values, Notification.attempts == row["attempts"])
+    if moved is None:
+        # Only after a claim ran out (a worker stalled for CLAIM_LEASE): whoever holds the row
+        # now decides. The message may go twice; the HTTP gateway drops repeats by id.
+        log.warning("notification_claim_lost", notification_id=row["id"], transition=event)
+    return moved
 
 
 async def deliver(notification_id: int, provider: SmsProvider) -> Status | None:
     """Claim one due pending notification, send it, record the outcome.
 
     Returns the status it ends in, or None when there was nothing to claim (sent already,
-    claimed by another worker, or not due yet).
+    claimed by another worker, or not due yet) or the claim was lost meanwhile.
     """
     now = utcnow()
     row = await _move(
@@ -225,53 +234,31 @@ async def deliver(notification_id: int, provider: SmsProvider) -> Status | None:
     if row is None:
         log.debug("notification_claim_skipped", notification_id=notification_id)
         return None
-    attempts = row["attempts"]
-    bound = log.bind(notification_id=notification_id, kind=row["kind"], attempt=attempts)
-
+    bound = log.bind(
+        notification_id=notification_id,
+        kind=row["kind"],
+        attempt=row["attempts"],
+        provider=provider.name,
+    )
     try:
         body = render(row["kind"], row["locale"], row["params"])
-    except RenderError as exc:
-        await _give_up(row, str(exc))
-        bound.error("notification_send_failure", error=str(exc))
-        return Status.FAILED
-
-    try:
         receipt = await provider.send(
             Sms(to=row["recipient"], body=body, notification_id=notification_id)
         )
-    except PermanentSendError as exc:
-        await _give_up(row, str(exc))
-        bound.warning("notification_send_failure", error=str(exc), provider=provider.name)
-        return Status.FAILED
+    except (RenderError, PermanentSendError) as exc:
+        return await _give_up(row, str(exc), bound)
     except Exception as exc:
-        # A provider bug is handled like an outage: retried with backoff, then given up,
-        # so one bad row can never keep a worker busy for ever.
+        # Anything else is handled like an outage, a provider bug included: retried with
+        # backoff, then given up, so one bad row can never keep the workers busy for ever.
         error = str(exc) if isinstance(exc, SendError) else f"unexpected {type(exc).__name__}"
         if not isinstance(exc, TemporarySendError):
             # No traceback: an unexpected exception's text may quote the number or the body.
-            bound.error("notification_send_error", provider=provider.name, error=error)
-        if attempts >= MAX_ATTEMPTS:
-            await _give_up(row, f"gave up after {attempts} attempts: {error}")
-            bound.warning("notification_send_failure", error=error, provider=provider.name)
-            return Status.FAILED
-        delay = backoff(attempts)
-        await _finish(
-            "retry",
-            row,
-            {
-                Notification.next_attempt_at: utcnow() + delay,
-                Notification.last_error: error[:200],
-            },
-        )
-        bound.warning(
-            "notification_send_retry",
-            error=error,
-            provider=provider.name,
-            retry_in_s=int(delay.total_seconds()),
-        )
-        return Status.PENDING
+            bound.error("notification_send_error", error=error)
+        if row["attempts"] >= MAX_ATTEMPTS:
+            return await _give_up(row, f"gave up after {row['attempts']} attempts: {error}", bound)
+        return await _retry(row, error, bound)
 
-    await _finish(
+    done = await _finish(
         "deliver",
         row,
         {
@@ -281,12 +268,23 @@ async def deliver(notification_id: int, provider: SmsProvider) -> Status | None:
             Notification.last_error: None,
         },
     )
-    bound.info("notification_send_success", provider=provider.name, to=mask_phone(row["recipient"]))
-    return Status.SENT
+    bound.info("notification_send_success", to=mask_phone(row["recipient"]))
+    return Status.SENT if done else None
 
 
-async def _give_up(row: dict[str, Any], error: str) -> None:
-    await _finish(
+async def _retry(row: dict[str, Any], error: str, bound: Any) -> Status | None:
+    delay = backoff(row["attempts"])
+    done = await _finish(
+        "retry",
+        row,
+        {Notification.next_attempt_at: utcnow() + delay, Notification.last_error: error[:200]},
+    )
+    bound.warning("notification_send_retry", error=error, retry_in_s=int(delay.total_seconds()))
+    return Status.PENDING if done else None
+
+
+async def _give_up(row: dict[str, Any], error: str, bound: Any) -> Status | None:
+    done = await _finish(
         "give_up",
         row,
         {
@@ -294,6 +292,8 @@ async def _give_up(row: dict[str, Any], error: str) -> None:
             Notification.params: json.dumps(scrub(row["kind"], row["params"])),
         },
     )
+    bound.warning("notification_send_failure", error=error)
+    return Status.FAILED if done else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,13 +314,11 @@ async def sweep(queue: ArqRedis) -> SweepResult:
         Notification.attempts,
     ).where(Notification.status == Status.SENDING, Notification.next_attempt_at <= now)
     for row in stuck:
-        if isinstance(row["params"], str):
-            row["params"] = json.loads(row["params"])
+        row["params"] = _loaded(row["params"])
         bound = log.bind(notification_id=row["id"], kind=row["kind"], attempt=row["attempts"])
         if row["attempts"] >= MAX_ATTEMPTS:
-            await _give_up(row, f"gave up after {row['attempts']} attempts: worker did not finish")
-            bound.warning("notification_send_failure", error="worker did not finish")
-            given_up += 1
+            error = f"gave up after {row['attempts']} attempts: worker did not finish"
+            given_up += await _give_up(row, error, bound) is not None
         elif await _finish(
             "release",
             row,

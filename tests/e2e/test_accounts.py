@@ -65,17 +65,33 @@ async def test_sms_sign_in_add_passkey_sign_out_and_back_in_with_the_passkey(
     await page.get_by_role("button", name="添加通行密钥").click()
     await expect(page.get_by_role("status")).to_contain_text("已添加通行密钥")
     await expect(page.locator("li.passkey")).to_contain_text("测试手机")
-    credentials = await cdp.send("WebAuthn.getCredentials", {"authenticatorId": added["authenticatorId"]})
-    assert len(credentials["credentials"]) == 1 and credentials["credentials"][0]["isResidentCredential"]
+    credentials = await cdp.send(
+        "WebAuthn.getCredentials", {"authenticatorId": added["authenticatorId"]}
+    )
+    assert (
+        len(credentials["credentials"]) == 1
+        and credentials["credentials"][0]["isResidentCredential"]
+    )
 
-    # 3. Sign out: the account page is gone.
+    # 3. Sign out.
     await page.get_by_role("button", name="退出登录").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("政务服务，一网通办")
-    await page.goto(f"{base}/account")
-    await expect(page.get_by_role("heading", level=1)).to_have_text("登录")
+    await expect(page.get_by_role("link", name="登录")).to_be_visible()
 
-    # 4. Sign in with the passkey alone.
+    # 4. Passkey autofill: the sign-in page starts a conditional request at once; the virtual
+    # authenticator answers it as a person picking the passkey from the phone field's list.
+    await page.goto(f"{base}/signin")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("我的账号")
+    await expect(page.get_by_role("status")).to_contain_text("已用通行密钥登录")
+
+    # 5. Sign out again, and sign in with the passkey button (the browser's own dialog); the
+    # autofill request is switched off for this page so that only the button can sign in.
+    await page.get_by_role("button", name="退出登录").click()
+    await expect(page.get_by_role("link", name="登录")).to_be_visible()
+    await page.add_init_script("delete PublicKeyCredential.isConditionalMediationAvailable;")
+    await page.goto(f"{base}/signin")
     await page.get_by_role("button", name="用通行密钥登录").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("我的账号")
     await expect(page.get_by_role("status")).to_contain_text("已用通行密钥登录")
-    await expect(page.get_by_text("通行密钥 · 登录于")).to_be_visible()
+    # Only this device's passkey session is still open; the earlier ones ended at sign-out.
+    await expect(page.get_by_text("通行密钥 · 登录于")).to_have_count(1)

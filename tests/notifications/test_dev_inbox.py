@@ -76,6 +76,8 @@ async def test_the_json_inbox_filters_by_recipient(
 ) -> None:
     response = await client.get("/dev/sms.json", params={"to": FIRST})
     assert [m["to"] for m in response.json()] == [FIRST]
+    typed = await client.get(f"/dev/sms.json?to={FIRST}")  # "+" unencoded, as typed by hand
+    assert [m["to"] for m in typed.json()] == [FIRST]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 from app.catalogue.tables import Department
 from app.core.redis import make_client
 from app.notifications import notify, send_soon
-from app.notifications.providers import ConsoleProvider
+from app.notifications.providers import ConsoleProvider, Receipt, Sms
 from app.notifications.services import CLAIM_LEASE, MAX_ATTEMPTS, deliver, job_id, sweep, utcnow
 from app.notifications.tables import Notification, Status
 from app.notifications.tasks import send_notification
@@ -226,3 +226,36 @@ async def test_the_sweeper_gives_up_on_a_row_that_keeps_killing_workers(queue: A
     assert row["status"] == Status.FAILED
     assert f"gave up after {MAX_ATTEMPTS} attempts" in row["last_error"]
     assert row["params"]["code"] == "***"
+
+
+class BrokenProvider(ConsoleProvider):
+    """A provider with a bug: it raises something no provider should."""
+
+    async def send(self, sms: Sms) -> Receipt:
+        raise RuntimeError(f"cannot send {sms.body} to {sms.to}")
+
+
+async def test_a_provider_bug_is_retried_later_without_quoting_the_message() -> None:
+    notification_id = await new_sms_code()
+    assert await deliver(notification_id, BrokenProvider()) == Status.PENDING
+    row = await load(notification_id)
+    assert (row["status"], row["attempts"]) == (Status.PENDING, 1)
+    assert row["last_error"] == "unexpected RuntimeError"
+
+
+class StallingProvider(ConsoleProvider):
+    """Sends, but so slowly that the claim runs out and another worker takes the row."""
+
+    async def send(self, sms: Sms) -> Receipt:
+        await Notification.update(
+            {Notification.attempts: Notification.attempts + 1}  # the other worker's claim
+        ).where(Notification.id == sms.notification_id)
+        return await super().send(sms)
+
+
+async def test_a_worker_whose_claim_was_taken_over_leaves_the_row_alone() -> None:
+    notification_id = await new_sms_code()
+    assert await deliver(notification_id, StallingProvider()) is None
+    row = await load(notification_id)
+    assert (row["status"], row["attempts"]) == (Status.SENDING, 2)  # the other worker's now
+    assert row["sent_at"] is None

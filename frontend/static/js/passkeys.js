@@ -127,20 +127,25 @@
   function setupSignIn(button) {
     button.hidden = false;
     var conditional = null;
+    var pending = Promise.resolve();
     // Passkey autofill on the phone field (conditional mediation), where the browser offers it.
     if (PublicKeyCredential.isConditionalMediationAvailable) {
-      PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
+      pending = PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
         if (!available) return;
         conditional = new AbortController();
-        signIn(button, true, conditional).catch(function (error) {
+        return signIn(button, true, conditional).catch(function (error) {
           if (error && error.name !== "AbortError" && error.name !== "NotAllowedError") say(error.message || failed);
         });
       });
     }
     button.addEventListener("click", function () {
-      if (conditional) conditional.abort();
       button.disabled = true;
-      signIn(button, false, null).catch(function (error) {
+      // One WebAuthn request at a time: end the autofill request, wait until it has settled,
+      // then ask with the browser's own dialog.
+      if (conditional) conditional.abort();
+      pending.then(function () {
+        return signIn(button, false, null);
+      }).catch(function (error) {
         say(error && error.name === "NotAllowedError" ? failed : (error.message || failed));
       }).finally(function () {
         button.disabled = false;
