@@ -26,6 +26,13 @@ class Refused(PermissionDeniedException):
     localised = True
 
 
+async def _signed(connection: ASGIConnection[Any, Any, Any, Any]) -> services.Signed:
+    signed = await services.current(connection)
+    if signed is None:
+        raise SignInRequired()
+    return signed
+
+
 async def requires_signed_in(
     connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
 ) -> None:
@@ -39,9 +46,7 @@ def requires_role(*roles: Role) -> Guard:
     async def guard(
         connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
     ) -> None:
-        signed = await services.current(connection)
-        if signed is None:
-            raise SignInRequired()
+        signed = await _signed(connection)
         if signed.account.role not in allowed:
             raise Refused(detail=_("Your account does not have access to this page."))
 
@@ -52,9 +57,7 @@ async def requires_passkey_session(
     connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
 ) -> None:
     """Back-office pages: the session must have been opened with a passkey, not an SMS code."""
-    signed = await services.current(connection)
-    if signed is None:
-        raise SignInRequired()
+    signed = await _signed(connection)
     if signed.method != "passkey":
         raise Refused(
             detail=_(
@@ -69,9 +72,7 @@ def requires_assurance(level: int) -> Guard:
     async def guard(
         connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
     ) -> None:
-        signed = await services.current(connection)
-        if signed is None:
-            raise SignInRequired()
+        signed = await _signed(connection)
         passkey = await services.has_passkey(signed.account.id)
         if services.assurance_level(signed.account, passkey) < level:
             raise Refused(

@@ -27,11 +27,16 @@ async def _token(client: PageClient) -> str:
     return csrf_from(await client.get("/"))
 
 
-async def register(client: PageClient, authenticator: SoftAuthenticator, name: str = "手机") -> Any:
+async def start_registration(client: PageClient) -> tuple[dict[str, Any], str]:
     token = await _token(client)
     started = (
         await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
     ).json()
+    return started, token
+
+
+async def register(client: PageClient, authenticator: SoftAuthenticator, name: str = "手机") -> Any:
+    started, token = await start_registration(client)
     credential = authenticator.create(started["options"], ORIGIN)
     return await client.post(
         "/account/passkeys/verify",
@@ -111,10 +116,8 @@ async def test_registration_options_demand_a_discoverable_user_verifying_credent
 ) -> None:
     typed, _phone = fresh_phone()
     await sign_in(client, typed)
-    token = await _token(client)
-    options = (
-        await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
-    ).json()["options"]
+    started, _token_value = await start_registration(client)
+    options = started["options"]
     assert options["authenticatorSelection"]["residentKey"] == "required"
     assert options["authenticatorSelection"]["userVerification"] == "required"
     assert options["attestation"] == "none"
@@ -125,10 +128,7 @@ async def test_registration_options_demand_a_discoverable_user_verifying_credent
 async def test_a_registration_challenge_works_once(client: PageClient) -> None:
     typed, _phone = fresh_phone()
     await sign_in(client, typed)
-    token = await _token(client)
-    started = (
-        await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
-    ).json()
+    started, token = await start_registration(client)
     credential = SoftAuthenticator().create(started["options"], ORIGIN)
     body = {"challenge_id": started["challenge_id"], "credential": credential}
     assert (
@@ -163,10 +163,7 @@ async def test_registration_refuses_a_credential_without_user_verification(
 async def test_registration_for_another_origin_is_refused(client: PageClient) -> None:
     typed, phone = fresh_phone()
     await sign_in(client, typed)
-    token = await _token(client)
-    started = (
-        await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
-    ).json()
+    started, token = await start_registration(client)
     credential = SoftAuthenticator().create(started["options"], "https://evil.example")
     response = await client.post(
         "/account/passkeys/verify",
@@ -254,10 +251,7 @@ async def test_a_credential_already_registered_to_another_user_is_refused(
 ) -> None:
     typed, phone = fresh_phone()
     await sign_in(client, typed)
-    token = await _token(client)
-    started = (
-        await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
-    ).json()
+    started, token = await start_registration(client)
     credential = SoftAuthenticator().create(started["options"], ORIGIN)
     # Meanwhile the same credential id is on another account (copied, or a second registration).
     other = await Account.objects().where(Account.phone == "+8613800000001").first()

@@ -12,6 +12,16 @@ from app.core.redis import free_port
 from tests.conftest import PageClient
 
 
+def app_with_redis(monkeypatch: Any, url: str) -> Any:
+    """The app built against another Redis URL (settings are cached: rebuild them for it)."""
+    monkeypatch.setenv("TONGBAN_REDIS_URL", url)
+    get_settings.cache_clear()
+    try:
+        return create_app()
+    finally:
+        get_settings.cache_clear()
+
+
 async def test_healthz_answers_while_the_process_lives(client: PageClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
@@ -44,12 +54,7 @@ async def test_readyz_names_a_stale_worker_heartbeat(client: PageClient, redis: 
 
 async def test_readyz_is_503_within_two_seconds_when_redis_is_gone(monkeypatch: Any) -> None:
     # An address where nothing listens: the Redis check and the worker check fail, fast.
-    monkeypatch.setenv("TONGBAN_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
-    get_settings.cache_clear()
-    try:
-        app = create_app()
-    finally:
-        get_settings.cache_clear()
+    app = app_with_redis(monkeypatch, f"redis://127.0.0.1:{free_port()}/0")
     async with AsyncTestClient(app=app, base_url="http://tongban.local") as dead:
         started = time.perf_counter()
         response = await dead.get("/readyz")
@@ -66,12 +71,7 @@ async def test_readyz_is_503_within_two_seconds_when_redis_is_gone(monkeypatch: 
 
 
 async def test_a_session_cookie_while_redis_is_gone_gets_a_503_page(monkeypatch: Any) -> None:
-    monkeypatch.setenv("TONGBAN_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
-    get_settings.cache_clear()
-    try:
-        app = create_app()
-    finally:
-        get_settings.cache_clear()
+    app = app_with_redis(monkeypatch, f"redis://127.0.0.1:{free_port()}/0")
     async with AsyncTestClient(app=app, base_url="http://tongban.local") as dead:
         dead.cookies.set("tongban_session", "a" * 64)
         response = await dead.get("/")
@@ -88,12 +88,7 @@ async def test_readyz_answers_in_time_when_redis_accepts_but_never_replies(
     hung = socket.socket()
     hung.bind(("127.0.0.1", 0))
     hung.listen(16)
-    monkeypatch.setenv("TONGBAN_REDIS_URL", f"redis://127.0.0.1:{hung.getsockname()[1]}/0")
-    get_settings.cache_clear()
-    try:
-        app = create_app()
-    finally:
-        get_settings.cache_clear()
+    app = app_with_redis(monkeypatch, f"redis://127.0.0.1:{hung.getsockname()[1]}/0")
     try:
         async with AsyncTestClient(app=app, base_url="http://tongban.local") as stuck:
             started = time.perf_counter()

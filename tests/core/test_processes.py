@@ -7,13 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
-import pytest
 from arq import create_pool
 
 from app.core.health import HEARTBEAT_KEY
@@ -21,18 +19,8 @@ from app.core.redis import arq_settings, free_port
 from tests.conftest import REDIS_URL, PageClient, ServerProcess, validate_response
 
 
-@pytest.fixture
-def worker_process() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"], stdin=subprocess.DEVNULL
-    )
-    yield process
-    process.terminate()
-    process.wait(15)
-
-
 async def test_a_real_worker_takes_jobs_and_reports_its_heartbeat(
-    worker_process: subprocess.Popen[bytes], client: PageClient, redis: Any
+    live_worker: subprocess.Popen[bytes], client: PageClient, redis: Any
 ) -> None:
     await redis.delete(HEARTBEAT_KEY)
     pool = await create_pool(arq_settings(REDIS_URL))
@@ -43,7 +31,7 @@ async def test_a_real_worker_takes_jobs_and_reports_its_heartbeat(
     finally:
         await pool.aclose()
     assert result["payload"] == "你好"
-    assert result["worker"].endswith(f":{worker_process.pid}")
+    assert result["worker"].endswith(f":{live_worker.pid}")
     assert await redis.zscore(HEARTBEAT_KEY, result["worker"]) is not None
     ready = await client.get("/readyz")
     assert ready.status_code == 200, ready.text
