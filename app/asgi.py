@@ -17,6 +17,7 @@ from app.accounts import controllers as accounts_controllers
 from app.config import FRONTEND, Settings, get_settings
 from app.core import health, pages, preferences
 from app.core.context import RequestContextMiddleware
+from app.core.database import close_pool, open_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.logging import configure_logging
 from app.core.redis import make_client, resolve_redis_url
@@ -35,15 +36,11 @@ def create_litestar(settings: Settings) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        from app.piccolo_conf import DB
-
-        if not settings.is_sqlite:
-            await DB.start_connection_pool()
+        await open_pool()
         try:
             yield
         finally:
-            if not settings.is_sqlite:
-                await DB.close_connection_pool()
+            await close_pool()
             await redis.aclose()
 
     session = SessionConfig(

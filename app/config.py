@@ -54,6 +54,9 @@ class Settings:
     log_level: str
     log_format: str  # "console" or "json"
     worker_heartbeat_max_age: int = 30
+    # PostgreSQL connection pool per process; 0 opens a connection per query (the tests do
+    # that: their client runs the app in another event loop than the test's own queries).
+    database_pool_max: int = 10
     # Notifications (app/notifications): "console" keeps messages in the dev inbox; "http"
     # posts them to a gateway, signed with HMAC-SHA256 over the body.
     sms_provider: str = "console"
@@ -170,6 +173,7 @@ def load_settings() -> Settings:
         web_workers=_int("WEB_WORKERS", 1),
         log_level=(_env("LOG_LEVEL", "info") or "info").lower(),
         log_format=log_format,
+        database_pool_max=_int("DATABASE_POOL_MAX", 10),
         sms_provider=sms_provider,
         sms_http_url=sms_http_url,
         sms_http_secret=sms_http_secret,

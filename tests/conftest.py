@@ -35,6 +35,9 @@ os.environ.update(
         # Every test client connects from the same address: a per-IP cap sized for one person
         # would throttle the suite. tests/accounts/test_sms_signin.py fills it up on purpose.
         "TONGBAN_SMS_PER_IP_HOUR": "400",
+        # The test client serves the app from another event loop than the tests' own queries;
+        # a pool would tie connections to one of them. Subprocess servers get a pool back.
+        "TONGBAN_DATABASE_POOL_MAX": "0",
     }
 )
 os.environ["TONGBAN_DATABASE_URL"] = os.environ.get(
@@ -140,7 +143,12 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         # Browsers open it as localhost: a secure context, and the WebAuthn RP id.
         self.public_url = f"http://localhost:{self.port}"
-        self.env = {**os.environ, "TONGBAN_PUBLIC_URL": self.public_url, **(env or {})}
+        self.env = {
+            **os.environ,
+            "TONGBAN_PUBLIC_URL": self.public_url,
+            "TONGBAN_DATABASE_POOL_MAX": "4",
+            **(env or {}),
+        }
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20) -> ServerProcess:

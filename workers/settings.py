@@ -9,6 +9,7 @@ from arq.connections import RedisSettings
 
 from app.config import get_settings
 from app.core import tasks as core_tasks
+from app.core.database import close_pool, open_pool
 from app.core.logging import configure_logging, get_logger
 from app.core.redis import arq_settings, resolve_redis_url
 from app.notifications import tasks as notification_tasks
@@ -17,20 +18,13 @@ log = get_logger("worker")
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    from app.piccolo_conf import DB
-
-    settings = get_settings()
-    if not settings.is_sqlite:
-        await DB.start_connection_pool()
+    await open_pool()
     await core_tasks.heartbeat(ctx)
     log.info("worker_start_success", worker=core_tasks.worker_id())
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    from app.piccolo_conf import DB
-
-    if not get_settings().is_sqlite:
-        await DB.close_connection_pool()
+    await close_pool()
     log.info("worker_stop_success", worker=core_tasks.worker_id())
 
 

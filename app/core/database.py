@@ -5,6 +5,7 @@ from __future__ import annotations
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.commands.new import new
 from piccolo.conf.apps import Finder
+from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.querystring import QueryString
 
@@ -15,6 +16,27 @@ log = get_logger("database")
 
 class MigrationError(RuntimeError):
     pass
+
+
+async def open_pool() -> bool:
+    """Start the PostgreSQL pool of this process (web lifespan, worker start-up)."""
+    from app.config import get_settings
+    from app.piccolo_conf import DB
+
+    settings = get_settings()
+    if not isinstance(DB, PostgresEngine) or settings.database_pool_max <= 0:
+        return False
+    size = settings.database_pool_max
+    await DB.start_connection_pool(min_size=min(2, size), max_size=size)
+    return True
+
+
+async def close_pool() -> None:
+    from app.config import get_settings
+    from app.piccolo_conf import DB
+
+    if isinstance(DB, PostgresEngine) and get_settings().database_pool_max > 0:
+        await DB.close_connection_pool()
 
 
 async def migrate() -> None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from app.asgi import create_app
@@ -12,14 +14,20 @@ from app.core.redis import free_port
 from tests.conftest import PageClient
 
 
-def app_with_redis(monkeypatch: Any, url: str) -> Any:
-    """The app built against another Redis URL (settings are cached: rebuild them for it)."""
-    monkeypatch.setenv("TONGBAN_REDIS_URL", url)
-    get_settings.cache_clear()
-    try:
-        return create_app()
-    finally:
+@pytest.fixture
+def app_with_redis() -> Iterator[Callable[[str], Any]]:
+    """Builds the app against another Redis URL. Settings are cached process-wide, so the
+    environment and the cache are both put back only after the test is done with the app."""
+    patch = pytest.MonkeyPatch()
+
+    def build(url: str) -> Any:
+        patch.setenv("TONGBAN_REDIS_URL", url)
         get_settings.cache_clear()
+        return create_app()
+
+    yield build
+    patch.undo()
+    get_settings.cache_clear()
 
 
 async def test_healthz_answers_while_the_process_lives(client: PageClient) -> None:
@@ -52,9 +60,11 @@ async def test_readyz_names_a_stale_worker_heartbeat(client: PageClient, redis: 
     await redis.delete(HEARTBEAT_KEY)
 
 
-async def test_readyz_is_503_within_two_seconds_when_redis_is_gone(monkeypatch: Any) -> None:
+async def test_readyz_is_503_within_two_seconds_when_redis_is_gone(
+    app_with_redis: Callable[[str], Any],
+) -> None:
     # An address where nothing listens: the Redis check and the worker check fail, fast.
-    app = app_with_redis(monkeypatch, f"redis://127.0.0.1:{free_port()}/0")
+    app = app_with_redis(f"redis://127.0.0.1:{free_port()}/0")
     async with AsyncTestClient(app=app, base_url="http://tongban.local") as dead:
         started = time.perf_counter()
         response = await dead.get("/readyz")
@@ -70,8 +80,10 @@ async def test_readyz_is_503_within_two_seconds_when_redis_is_gone(monkeypatch: 
     assert home.status_code == 200
 
 
-async def test_a_session_cookie_while_redis_is_gone_gets_a_503_page(monkeypatch: Any) -> None:
-    app = app_with_redis(monkeypatch, f"redis://127.0.0.1:{free_port()}/0")
+async def test_a_session_cookie_while_redis_is_gone_gets_a_503_page(
+    app_with_redis: Callable[[str], Any],
+) -> None:
+    app = app_with_redis(f"redis://127.0.0.1:{free_port()}/0")
     async with AsyncTestClient(app=app, base_url="http://tongban.local") as dead:
         dead.cookies.set("tongban_session", "a" * 64)
         response = await dead.get("/")
@@ -80,7 +92,7 @@ async def test_a_session_cookie_while_redis_is_gone_gets_a_503_page(monkeypatch:
 
 
 async def test_readyz_answers_in_time_when_redis_accepts_but_never_replies(
-    monkeypatch: Any,
+    app_with_redis: Callable[[str], Any],
 ) -> None:
     import socket
 
@@ -88,7 +100,7 @@ async def test_readyz_answers_in_time_when_redis_accepts_but_never_replies(
     hung = socket.socket()
     hung.bind(("127.0.0.1", 0))
     hung.listen(16)
-    app = app_with_redis(monkeypatch, f"redis://127.0.0.1:{hung.getsockname()[1]}/0")
+    app = app_with_redis(f"redis://127.0.0.1:{hung.getsockname()[1]}/0")
     try:
         async with AsyncTestClient(app=app, base_url="http://tongban.local") as stuck:
             started = time.perf_counter()

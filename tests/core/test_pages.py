@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.conftest import PageClient
+from tests.conftest import PageClient, csrf_from
 
 
 async def test_home_page_is_chinese_by_default_and_lists_seeded_departments(
@@ -81,3 +81,36 @@ async def test_htmx_is_vendored_and_pinned(client: PageClient) -> None:
     response = await client.get("/static/vendor/htmx.min.js")
     assert response.status_code == 200
     assert 'version:"2.0.11"' in response.text.replace(" ", "")
+
+
+async def test_an_unexpected_error_is_a_localised_500_page_without_details() -> None:
+    from litestar import get
+    from litestar.testing import AsyncTestClient
+
+    from app.asgi import create_app
+
+    @get("/boom")
+    async def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    app = create_app()
+    app.app.register(boom)
+    async with AsyncTestClient(app=app, base_url="http://tongban.local") as raw:
+        page = await raw.get("/boom")
+        fragment = await raw.get("/boom", headers={"HX-Request": "true"})
+    assert page.status_code == 500 and "出错了" in page.text
+    assert "secret internals" not in page.text and "Traceback" not in page.text
+    assert page.headers["x-request-id"] in page.text  # the reference to quote to support
+    assert fragment.status_code == 500 and fragment.headers["hx-retarget"] == "#messages"
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(client: PageClient) -> None:
+    token = csrf_from(await client.get("/"))
+    response = await client.post(
+        "/preferences/language",
+        content=b"lang=en&pad=" + b"x" * (11 * 1024 * 1024),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "x-csrftoken": token},
+    )
+    assert response.status_code == 413
+    assert "超过了允许的大小" in response.text
+    assert "tongban_lang" not in client.cookies
