@@ -95,3 +95,36 @@ async def test_sms_sign_in_add_passkey_sign_out_and_back_in_with_the_passkey(
     await expect(page.get_by_role("status")).to_contain_text("已用通行密钥登录")
     # Only this device's passkey session is still open; the earlier ones ended at sign-out.
     await expect(page.get_by_text("通行密钥 · 登录于")).to_have_count(1)
+
+
+async def test_without_javascript_sms_sign_in_still_works_and_passkeys_say_why_not(
+    browser: Any, live_server: ServerProcess, live_worker: subprocess.Popen[bytes]
+) -> None:
+    context = await browser.new_context(locale="zh-CN", java_script_enabled=False)
+    page = await context.new_page()
+    base = live_server.public_url
+    await page.goto(f"{base}/signin")
+    await expect(page.get_by_text("通行密钥需要启用 JavaScript")).to_be_visible()
+    await expect(page.get_by_role("button", name="用通行密钥登录")).to_be_hidden()
+    await page.get_by_label("手机号码").fill("13900008888")
+    await page.get_by_role("button", name="获取验证码").click()
+    await page.get_by_role("textbox", name="验证码").fill(_wait_for_code(base, "+8613900008888"))
+    await page.get_by_role("button", name="登录", exact=True).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("我的账号")
+    await expect(page.get_by_text("添加通行密钥需要启用 JavaScript")).to_be_visible()
+    await context.close()
+
+
+async def test_a_browser_without_webauthn_is_told_so(
+    context: BrowserContext, live_server: ServerProcess
+) -> None:
+    page = await context.new_page()
+    await page.add_init_script("delete window.PublicKeyCredential;")
+    await page.goto(f"{live_server.public_url}/signin")
+    await expect(
+        page.get_by_text("此浏览器不支持通行密钥，请在下方用短信验证码登录。")
+    ).to_be_visible()
+    await expect(page.get_by_role("button", name="用通行密钥登录")).to_be_hidden()
+    await expect(page.get_by_label("手机号码")).to_be_visible()
+    # Scripts ran, so the "needs JavaScript" sentence is not shown as well.
+    await expect(page.get_by_text("通行密钥需要启用 JavaScript")).to_be_hidden()
