@@ -11,6 +11,7 @@ from litestar.template.config import TemplateConfig
 from app.config import FRONTEND
 from app.core import i18n
 from app.core.context import current
+from app.core.display import device_name, local_time
 from app.core.flash import pop_flashes
 
 
@@ -32,6 +33,7 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(local_time=local_time, device_name=device_name)
     env.globals.update(
         ctx=current,
         locales=i18n.LOCALES,
