@@ -57,6 +57,10 @@ class Settings:
     # PostgreSQL connection pool per process; 0 opens a connection per query (the tests do
     # that: their client runs the app in another event loop than the test's own queries).
     database_pool_max: int = 10
+    # How many reverse proxies stand in front of the app. With N > 0 the client address is
+    # the N-th entry from the right of X-Forwarded-For and X-Forwarded-Proto is believed;
+    # with 0 (direct exposure, dev) both headers are ignored, since anyone could set them.
+    trusted_proxies: int = 0
     # Notifications (app/notifications): "console" keeps messages in the dev inbox; "http"
     # posts them to a gateway, signed with HMAC-SHA256 over the body.
     sms_provider: str = "console"
@@ -174,6 +178,7 @@ def load_settings() -> Settings:
         log_level=(_env("LOG_LEVEL", "info") or "info").lower(),
         log_format=log_format,
         database_pool_max=_int("DATABASE_POOL_MAX", 10),
+        trusted_proxies=_int("TRUSTED_PROXIES", 0),
         sms_provider=sms_provider,
         sms_http_url=sms_http_url,
         sms_http_secret=sms_http_secret,

@@ -50,10 +50,6 @@ class NameForm(msgspec.Struct):
     name: str = ""
 
 
-def _client_ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _sms_page(
     request: Request[Any, Any, Any], context: dict[str, Any], status: int = 200
 ) -> Template:
@@ -98,7 +94,10 @@ async def signin_code(
     target = safe_next(data.next)
     try:
         sent = await sms.request_code(
-            data.phone, _client_ip(request), request_context().locale, request.app.state.redis
+            data.phone,
+            request_context().client_ip,
+            request_context().locale,
+            request.app.state.redis,
         )
     except sms.SignInError as exc:
         return _sms_page(

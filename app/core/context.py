@@ -35,6 +35,7 @@ class RequestContext:
     locale: str
     elder: bool
     https: bool
+    client_ip: str = "unknown"
 
 
 _context: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)
@@ -62,11 +63,28 @@ def _cookies(headers: dict[bytes, bytes]) -> dict[str, str]:
     return {key: morsel.value for key, morsel in jar.items()}
 
 
-def _is_https(scope: dict[str, Any], headers: dict[bytes, bytes]) -> bool:
-    # Behind the production proxy the scheme arrives in X-Forwarded-Proto; granian and the
-    # proxy are the only peers that can reach the app port, so trusting it is safe there.
-    forwarded = headers.get(b"x-forwarded-proto", b"").decode("latin-1").lower()
-    return scope.get("scheme") == "https" or forwarded == "https"
+def _is_https(scope: dict[str, Any], headers: dict[bytes, bytes], proxies: int) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    if proxies <= 0:
+        return False
+    forwarded = headers.get(b"x-forwarded-proto", b"").decode("latin-1").split(",")[-1]
+    return forwarded.strip().lower() == "https"
+
+
+def client_ip(scope: dict[str, Any], headers: dict[bytes, bytes], proxies: int) -> str:
+    """The address of the person, not of our own proxy. Each trusted proxy appends the address
+    it saw to X-Forwarded-For, so with N proxies the N-th entry from the right is the client's;
+    entries further left were written by the client and prove nothing."""
+    peer = scope.get("client")
+    direct = str(peer[0]) if peer else "unknown"
+    if proxies <= 0:
+        return direct
+    chain = [
+        part.strip() for part in headers.get(b"x-forwarded-for", b"").decode("latin-1").split(",")
+    ]
+    chain = [part for part in chain if part]
+    return chain[-proxies] if len(chain) >= proxies else direct
 
 
 class RequestContextMiddleware:
@@ -86,13 +104,15 @@ class RequestContextMiddleware:
         locale = i18n.negotiate(
             cookies.get(i18n.LANG_COOKIE), headers.get(b"accept-language", b"").decode("latin-1")
         )
-        https = _is_https(scope, headers)
+        proxies = self.settings.trusted_proxies
+        https = _is_https(scope, headers, proxies)
         ctx = RequestContext(
             request_id=request_id,
             nonce=secrets.token_urlsafe(18),
             locale=locale,
             elder=cookies.get(ELDER_COOKIE) == "1",
             https=https,
+            client_ip=client_ip(scope, headers, proxies),
         )
         extra_headers = [
             *security_headers(self.settings, ctx.nonce, https=https),

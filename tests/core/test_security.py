@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
+import pytest
+from litestar.testing import AsyncTestClient
+
+from app.asgi import create_app
+from app.config import Settings
+from app.core.context import RequestContextMiddleware, client_ip
 from tests.conftest import PageClient, csrf_from
 
 PATHS = ["/", "/offline", "/no/such/page", "/healthz", "/static/css/app.css", "/sw.js"]
@@ -28,9 +34,32 @@ async def test_nonce_is_fresh_for_every_request(client: PageClient) -> None:
     assert first != second
 
 
-async def test_hsts_when_served_over_https(client: PageClient) -> None:
+async def test_forwarded_headers_are_ignored_without_a_trusted_proxy(client: PageClient) -> None:
     response = await client.get("/", headers={"X-Forwarded-Proto": "https"})
+    assert "strict-transport-security" not in response.headers
+
+
+async def test_hsts_when_a_trusted_proxy_says_https(settings: Settings) -> None:
+    app = RequestContextMiddleware(create_app().app, replace(settings, trusted_proxies=1))
+    async with AsyncTestClient(app=app, base_url="http://tongban.local") as behind_proxy:
+        response = await behind_proxy.get("/", headers={"X-Forwarded-Proto": "https"})
     assert response.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "proxies", "expected"),
+    [
+        (None, 0, "10.0.0.1"),
+        ("203.0.113.9", 0, "10.0.0.1"),  # no proxy trusted: the header is the client's own claim
+        ("203.0.113.9", 1, "203.0.113.9"),
+        ("6.6.6.6, 203.0.113.9", 1, "203.0.113.9"),  # the left entry was forged by the client
+        ("6.6.6.6, 203.0.113.9, 10.0.0.7", 2, "203.0.113.9"),
+        (None, 1, "10.0.0.1"),
+    ],
+)
+def test_client_address_behind_proxies(forwarded: str | None, proxies: int, expected: str) -> None:
+    headers = {b"x-forwarded-for": forwarded.encode()} if forwarded else {}
+    assert client_ip({"client": ("10.0.0.1", 5000)}, headers, proxies) == expected
 
 
 async def test_incoming_request_id_is_kept_when_well_formed(client: PageClient) -> None:
