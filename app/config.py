@@ -74,6 +74,8 @@ class Settings:
     sms_per_phone_hour: int = 5
     sms_per_phone_day: int = 10
     sms_per_ip_hour: int = 30
+    # Unauthenticated passkey sign-in options (each stores a challenge) per client per minute.
+    passkey_options_per_minute: int = 30
 
     @property
     def is_dev(self) -> bool:
@@ -189,6 +191,7 @@ def load_settings() -> Settings:
         sms_per_phone_hour=_int("SMS_PER_PHONE_HOUR", 5),
         sms_per_phone_day=_int("SMS_PER_PHONE_DAY", 10),
         sms_per_ip_hour=_int("SMS_PER_IP_HOUR", 30),
+        passkey_options_per_minute=_int("PASSKEY_OPTIONS_PER_MINUTE", 30),
     )
 
 

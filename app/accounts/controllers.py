@@ -24,6 +24,7 @@ from app.core.errors import BadInput
 from app.core.flash import flash
 from app.core.i18n import _
 from app.core.preferences import safe_next
+from app.core.ratelimit import allow
 from app.notifications.services import notify, send_soon
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -167,7 +168,13 @@ async def signin_verify(
 
 @post("/signin/passkey/options", name="signin_passkey_options")
 async def signin_passkey_options(request: Request[Any, Any, Any]) -> Response[Any]:
-    challenge_id, options = await passkeys.authentication_options(request.app.state.redis)
+    # Each call stores a challenge in Redis for 5 minutes: cap them per client address.
+    redis, limit = request.app.state.redis, request.app.state.settings.passkey_options_per_minute
+    if not await allow(redis, "passkey_options", request_context().client_ip, limit):
+        return Response(
+            {"detail": _("Too many requests. Please wait a moment and try again.")}, status_code=429
+        )
+    challenge_id, options = await passkeys.authentication_options(redis)
     return Response(
         {"challenge_id": challenge_id, "options": msgspec.json.decode(options)}, headers=NO_STORE
     )

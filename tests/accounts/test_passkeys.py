@@ -3,11 +3,16 @@ signatures: nothing is mocked at the signature check."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 from app.accounts.tables import Account, LoginSession, Passkey
+from app.asgi import create_litestar
+from app.config import Settings
+from app.core.context import RequestContextMiddleware
 from app.notifications.tables import Notification
 from tests.accounts.helpers import (
     latest_code,
@@ -399,3 +404,20 @@ async def test_citizens_cannot_open_staff_pages(client: PageClient) -> None:
     client.cookies.clear()
     anonymous = await client.get("/staff", headers={"Accept": "text/html"}, follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"] == "/signin?next=%2Fstaff"
+
+
+async def test_passkey_sign_in_options_are_capped_per_address(settings: Settings) -> None:
+    capped = replace(settings, passkey_options_per_minute=3, trusted_proxies=1)
+    app = RequestContextMiddleware(create_litestar(capped), capped)
+    async with AsyncTestClient(app=app, base_url="http://tongban.local") as behind_proxy:
+        token = csrf_from(await behind_proxy.get("/"))
+
+        async def ask(address: str) -> int:
+            response = await behind_proxy.post(
+                "/signin/passkey/options",
+                headers={"x-csrftoken": token, "X-Forwarded-For": address},
+            )
+            return response.status_code
+
+        assert [await ask("198.51.100.77") for _ in range(4)] == [201, 201, 201, 429]
+        assert await ask("198.51.100.78") == 201  # another person is not held back
