@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from bench import asgi_servers
 
 if __name__ == "__main__":
     asgi_servers.main()
+    # Its own process: it configures the app through the environment before importing it.
+    subprocess.run([sys.executable, "-m", "bench.signin"], check=True)
