@@ -28,7 +28,8 @@ from app.notifications import controllers as notifications_controllers
 SESSION_COOKIE = "tongban_session"
 CSRF_COOKIE = "tongban_csrf"
 # Paths that never read or write the session: probes and the static shell.
-NO_SESSION = ["/healthz", "/readyz", "/static", "/sw.js", "/manifest.webmanifest"]
+# /offline is precached by the service worker, so it must not carry anyone's flash messages.
+NO_SESSION = ["/healthz", "/readyz", "/static", "/sw.js", "/manifest.webmanifest", "/offline"]
 
 
 def create_litestar(settings: Settings) -> Litestar:

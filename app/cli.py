@@ -67,8 +67,12 @@ def migrate() -> None:
 
 @main.command()
 def seed() -> None:
-    """Insert demo data that is missing (safe to run again)."""
+    """Insert demo data that is missing (safe to run again). Development only."""
     from app.seed import seed_all
+
+    if get_settings().environment == "prod":
+        # The demo admin has a published phone number: never in production.
+        raise click.ClickException("demo data is for development only (TONGBAN_ENV=prod)")
 
     added = asyncio.run(seed_all())
     click.echo("seeded: " + ", ".join(f"{name} +{count}" for name, count in added.items()))
@@ -87,9 +91,10 @@ def seed() -> None:
 @click.option("--name", default="", help="Display name.")
 def createuser(phone: str, role: str, department: str | None, name: str) -> None:
     """Create an account; staff must add a passkey at their first sign-in."""
-    from app.accounts.phone import mask_phone, normalise_phone
+    from app.accounts.phone import normalise_phone
     from app.accounts.services import AccountError, create_account
     from app.accounts.tables import Role
+    from app.core.display import mask_phone
 
     number = normalise_phone(phone)
     if number is None:

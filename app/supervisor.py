@@ -59,8 +59,9 @@ def run_all() -> int:
     settings.storage_dir.mkdir(parents=True, exist_ok=True)
 
     asyncio.run(migrate())
-    added = asyncio.run(seed_all())
-    log.info("seed_success", **added)
+    if settings.is_dev:  # demo accounts have published numbers: never in production
+        added = asyncio.run(seed_all())
+        log.info("seed_success", **added)
 
     env = dict(os.environ)
     redis_server: EmbeddedRedis | None = None

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
 from litestar.params import Body, FromPath, FromQuery, JSONBody
-from litestar.plugins.htmx import ClientRedirect
+from litestar.plugins.htmx import ClientRedirect, HTMXRequest
 from litestar.response import Redirect, Response, Template
 
 from app.accounts import passkeys, services, sms
@@ -28,6 +29,7 @@ from app.core.ratelimit import allow
 from app.notifications.services import notify, send_soon
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
+MAX_ID = 2**31 - 1  # Serial columns are 32-bit integers
 NO_STORE = {"Cache-Control": "no-store"}  # personal pages never enter a shared cache
 
 
@@ -51,9 +53,7 @@ class NameForm(msgspec.Struct):
     name: str = ""
 
 
-def _sms_page(
-    request: Request[Any, Any, Any], context: dict[str, Any], status: int = 200
-) -> Template:
+def _sms_page(request: HTMXRequest, context: dict[str, Any], status: int = 200) -> Template:
     base = {
         "step": "phone",
         "next": "/account",
@@ -63,7 +63,7 @@ def _sms_page(
         "error_field": None,
     }
     base.update(context)
-    name = "signin/_sms.html" if request.headers.get("hx-request") == "true" else "signin/page.html"
+    name = "signin/_sms.html" if request.htmx else "signin/page.html"
     return Template(template_name=name, context=base, status_code=status, headers=NO_STORE)
 
 
@@ -73,15 +73,15 @@ def _landing(signed_in: Account, target: str, has_key: bool) -> str:
     return safe_next(target)
 
 
-def _go(request: Request[Any, Any, Any], target: str) -> Response[Any]:
-    if request.headers.get("hx-request") == "true":
+def _go(request: HTMXRequest, target: str) -> Response[Any]:
+    if request.htmx:
         return ClientRedirect(target)
     return Redirect(target, status_code=303)
 
 
 @get("/signin", name="signin")
 async def signin_page(
-    request: Request[Any, Any, Any], next: FromQuery[str] = "/account"
+    request: HTMXRequest, next: FromQuery[str] = "/account"
 ) -> Template | Redirect:
     if await services.current(request):
         return Redirect(safe_next(next), status_code=303)
@@ -89,9 +89,7 @@ async def signin_page(
 
 
 @post("/signin/code", name="signin_code")
-async def signin_code(
-    request: Request[Any, Any, Any], data: Annotated[PhoneForm, Form]
-) -> Template:
+async def signin_code(request: HTMXRequest, data: Annotated[PhoneForm, Form]) -> Template:
     target = safe_next(data.next)
     try:
         sent = await sms.request_code(
@@ -125,9 +123,7 @@ async def signin_code(
 
 
 @post("/signin/verify", name="signin_verify")
-async def signin_verify(
-    request: Request[Any, Any, Any], data: Annotated[CodeForm, Form]
-) -> Response[Any]:
+async def signin_verify(request: HTMXRequest, data: Annotated[CodeForm, Form]) -> Response[Any]:
     target = safe_next(data.next)
     code_context = {
         "step": "code",
@@ -147,6 +143,16 @@ async def signin_verify(
     account = await services.get_or_create_citizen(
         phone, locale=device.locale, elderly=device.elder
     )
+    if not account.is_active:
+        return _sms_page(
+            request,
+            {
+                **code_context,
+                "phone_display": national(phone),
+                "error": _("This account is disabled. Please contact a service counter."),
+            },
+            403,
+        )
     has_key = await services.has_passkey(account.id)
     if services.is_staff(account) and has_key:
         # Staff hold a passkey from their first sign-in on, and must use it.
@@ -167,7 +173,7 @@ async def signin_verify(
 
 
 @post("/signin/passkey/options", name="signin_passkey_options")
-async def signin_passkey_options(request: Request[Any, Any, Any]) -> Response[Any]:
+async def signin_passkey_options(request: HTMXRequest) -> Response[Any]:
     # Each call stores a challenge in Redis for 5 minutes: cap them per client address.
     redis, limit = request.app.state.redis, request.app.state.settings.passkey_options_per_minute
     if not await allow(redis, "passkey_options", request_context().client_ip, limit):
@@ -182,7 +188,7 @@ async def signin_passkey_options(request: Request[Any, Any, Any]) -> Response[An
 
 @post("/signin/passkey/verify", name="signin_passkey_verify")
 async def signin_passkey_verify(
-    request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
+    request: HTMXRequest, data: JSONBody[dict[str, Any]]
 ) -> Response[Any]:
     try:
         result = await passkeys.authenticate(
@@ -201,7 +207,7 @@ async def signin_passkey_verify(
 
 
 @post("/signout", name="signout")
-async def signout(request: Request[Any, Any, Any]) -> Redirect:
+async def signout(request: HTMXRequest) -> Redirect:
     await services.sign_out(request)
     response = Redirect("/", status_code=303)
     # Clear-Site-Data (W3C): drop what the service worker cached for this person.
@@ -241,7 +247,7 @@ async def _department_name(account: Account) -> str | None:
 
 
 async def _account_page(
-    request: Request[Any, Any, Any], errors: dict[str, str], status: int = 200
+    request: HTMXRequest, errors: dict[str, str], status: int = 200
 ) -> Template:
     signed = await services.current(request)
     assert signed is not None  # the guard ran
@@ -269,22 +275,30 @@ async def _account_page(
 
 
 @get("/account", name="account", guards=[requires_signed_in])
-async def account_page(request: Request[Any, Any, Any]) -> Template:
+async def account_page(request: HTMXRequest) -> Template:
     return await _account_page(request, {})
 
 
 @post("/account/profile", name="account_profile", guards=[requires_signed_in])
 async def account_profile(
-    request: Request[Any, Any, Any], data: Annotated[ProfileForm, Form]
+    request: HTMXRequest, data: Annotated[ProfileForm, Form]
 ) -> Template | Redirect:
     signed = await services.current(request)
     assert signed is not None
     errors: dict[str, str] = {}
     name = data.name.strip()
-    if len(name) > 60 or any(ch in name for ch in "<>\n\r\t"):
-        errors["name"] = _("Please enter a name of at most 60 characters.")
+    if len(name) > 60 or any(ord(char) < 0x20 or ord(char) == 0x7F for char in name):
+        errors["name"] = _("Please enter a name of at most 60 characters, on one line.")
     changes: dict[Any, Any] = {Account.name: name}
-    if data.id_number.strip():
+    if signed.account.identity_verified_at is not None:
+        # A verified identity (L2+) is tied to this name and number; changing either here
+        # would keep the assurance level for someone else's identity.
+        locked = _("Your identity is verified, so this can only be changed at a service counter.")
+        if name != signed.account.name:
+            errors["name"] = locked
+        if data.id_number.strip():
+            errors["id_number"] = locked
+    if data.id_number.strip() and "id_number" not in errors:
         number = normalise_id_number(data.id_number)
         if number is None:
             errors["id_number"] = _("This is not a valid 18-character resident ID number.")
@@ -298,7 +312,7 @@ async def account_profile(
 
 
 @post("/account/passkeys/options", name="passkey_register_options", guards=[requires_signed_in])
-async def passkey_register_options(request: Request[Any, Any, Any]) -> Response[Any]:
+async def passkey_register_options(request: HTMXRequest) -> Response[Any]:
     signed = await services.current(request)
     assert signed is not None
     challenge_id, options = await passkeys.registration_options(
@@ -311,7 +325,7 @@ async def passkey_register_options(request: Request[Any, Any, Any]) -> Response[
 
 @post("/account/passkeys/verify", name="passkey_register_verify", guards=[requires_signed_in])
 async def passkey_register_verify(
-    request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
+    request: HTMXRequest, data: JSONBody[dict[str, Any]]
 ) -> Response[Any]:
     from app.piccolo_conf import DB
 
@@ -349,11 +363,11 @@ async def passkey_register_verify(
     return Response({"redirect": "/account"})
 
 
-async def _own_passkey(
-    request: Request[Any, Any, Any], passkey_id: int
-) -> tuple[services.Signed, Passkey]:
+async def _own_passkey(request: HTMXRequest, passkey_id: int) -> tuple[services.Signed, Passkey]:
     signed = await services.current(request)
     assert signed is not None
+    if not 0 < passkey_id <= MAX_ID:
+        raise NotFoundException()  # beyond the column's range: no such passkey, not a 500
     # Ownership is part of the query: another user's passkey id is simply not found.
     passkey = (
         await Passkey.objects()
@@ -361,8 +375,6 @@ async def _own_passkey(
         .first()
     )
     if passkey is None:
-        from litestar.exceptions import NotFoundException
-
         raise NotFoundException()
     return signed, passkey
 
@@ -371,7 +383,7 @@ async def _own_passkey(
     "/account/passkeys/{passkey_id:int}/rename", name="passkey_rename", guards=[requires_signed_in]
 )
 async def passkey_rename(
-    request: Request[Any, Any, Any], passkey_id: FromPath[int], data: Annotated[NameForm, Form]
+    request: HTMXRequest, passkey_id: FromPath[int], data: Annotated[NameForm, Form]
 ) -> Redirect:
     _signed, passkey = await _own_passkey(request, passkey_id)
     name = data.name.strip()
@@ -385,7 +397,7 @@ async def passkey_rename(
 @post(
     "/account/passkeys/{passkey_id:int}/delete", name="passkey_delete", guards=[requires_signed_in]
 )
-async def passkey_delete(request: Request[Any, Any, Any], passkey_id: FromPath[int]) -> Redirect:
+async def passkey_delete(request: HTMXRequest, passkey_id: FromPath[int]) -> Redirect:
     signed, passkey = await _own_passkey(request, passkey_id)
     if (
         services.is_staff(signed.account)
@@ -402,7 +414,7 @@ async def passkey_delete(request: Request[Any, Any, Any], passkey_id: FromPath[i
 
 
 @post("/account/sessions/revoke-others", name="sessions_revoke_others", guards=[requires_signed_in])
-async def sessions_revoke_others(request: Request[Any, Any, Any]) -> Redirect:
+async def sessions_revoke_others(request: HTMXRequest) -> Redirect:
     signed = await services.current(request)
     assert signed is not None
     count = await services.revoke_other_sessions(signed)
@@ -411,7 +423,7 @@ async def sessions_revoke_others(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @get("/staff", name="staff_home", guards=STAFF)
-async def staff_home(request: Request[Any, Any, Any]) -> Template:
+async def staff_home(request: HTMXRequest) -> Template:
     signed = await services.current(request)
     assert signed is not None
     return Template(

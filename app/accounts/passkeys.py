@@ -147,9 +147,10 @@ async def register(
     if await Passkey.exists().where(Passkey.credential_id == credential_id):
         raise PasskeyError(_("This passkey is already registered."))
     transports: list[str] = []
-    if isinstance(credential, dict):
-        raw = credential.get("response", {}).get("transports", [])
-        transports = [str(item)[:20] for item in raw if isinstance(item, str)][:8]
+    response = credential.get("response") if isinstance(credential, dict) else None
+    raw = response.get("transports") if isinstance(response, dict) else None
+    if isinstance(raw, list):
+        transports = [item[:20] for item in raw if isinstance(item, str)][:8]
     passkey = Passkey(
         account=account.id,
         credential_id=credential_id,
@@ -208,9 +209,9 @@ async def authenticate(redis: Redis, challenge_id: object, credential: object) -
     )
     if account is None:
         raise PasskeyError(refused)
-    if parsed.response.user_handle is not None and parsed.response.user_handle != user_handle(
-        account
-    ):
+    # WebAuthn §7.2 step 6: with no allow list (discoverable sign-in) the response must carry
+    # the user handle, and it must be this account's.
+    if parsed.response.user_handle != user_handle(account):
         log.info("passkey_signin_failure", reason="user handle mismatch", passkey_id=passkey.id)
         raise PasskeyError(refused)
     try:

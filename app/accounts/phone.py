@@ -29,9 +29,3 @@ def national(e164: str) -> str:
     """``138 0000 0001``: how the number is shown to its owner."""
     digits = e164.removeprefix("+86")
     return f"{digits[:3]} {digits[3:7]} {digits[7:]}"
-
-
-def mask_phone(e164: str) -> str:
-    """``138****0001``: how the number appears anywhere else (lists, logs)."""
-    digits = e164.removeprefix("+86")
-    return f"{digits[:3]}****{digits[-4:]}"

@@ -10,8 +10,8 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.response import Response
 
-from app.accounts.phone import mask_phone
 from app.accounts.tables import STAFF_ROLES, Account, LoginSession, Passkey, Role
+from app.core.display import as_utc, mask_phone
 from app.core.logging import get_logger
 from app.core.sessions import rotate_session
 
@@ -51,7 +51,7 @@ async def get_or_create_citizen(
         if again is None:
             raise
         return again
-    log.info("account_create_success", account_id=account.id, phone=mask_phone(phone))
+    log.info("account_create_success", account_id=account.id, phone_masked=mask_phone(phone))
     return account
 
 
@@ -88,7 +88,10 @@ async def create_account(
     )
     await account.save()
     log.info(
-        "account_create_success", account_id=account.id, role=role.value, phone=mask_phone(phone)
+        "account_create_success",
+        account_id=account.id,
+        role=role.value,
+        phone_masked=mask_phone(phone),
     )
     return account
 
@@ -165,9 +168,7 @@ async def current(connection: ASGIConnection[Any, Any, Any, Any]) -> Signed | No
         scope[_SCOPE_KEY] = False
         return None
     now = utcnow()
-    last_seen = (
-        login.last_seen_at if login.last_seen_at.tzinfo else login.last_seen_at.replace(tzinfo=UTC)
-    )
+    last_seen = as_utc(login.last_seen_at)
     if now - last_seen > SEEN_EVERY:
         await LoginSession.update({LoginSession.last_seen_at: now}).where(
             LoginSession.id == login.id

@@ -20,6 +20,7 @@ from app.accounts.phone import normalise_phone
 from app.accounts.tables import SmsChallenge
 from app.config import get_settings
 from app.core.crypto import keyed_hash
+from app.core.display import as_utc
 from app.core.i18n import _
 from app.core.logging import get_logger
 from app.notifications.services import notify, send_soon
@@ -40,11 +41,6 @@ class SignInError(Exception):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes for Timestamptz; they are UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_phone(raw: str) -> str:
@@ -70,7 +66,7 @@ async def _check_limits(phone: str, ip_hash: str, now: datetime) -> None:
         .first()
     )
     if newest:
-        wait = settings.sms_resend_after - (now - _aware(newest["created_at"])).total_seconds()
+        wait = settings.sms_resend_after - (now - as_utc(newest["created_at"])).total_seconds()
         if wait > 0:
             raise SignInError(
                 _(
@@ -110,7 +106,7 @@ class CodeSent:
     notification_id: int
 
 
-async def request_code(raw_phone: str, ip: str, locale: str, redis: Redis | None) -> CodeSent:
+async def request_code(raw_phone: str, ip: str, locale: str, redis: Redis) -> CodeSent:
     """Create a code for the phone and queue its SMS in the same transaction."""
     from app.piccolo_conf import DB
 
@@ -133,8 +129,7 @@ async def request_code(raw_phone: str, ip: str, locale: str, redis: Redis | None
         notification_id = await notify(
             "sms_code", phone, {"code": code, "minutes": settings.sms_code_ttl // 60}, locale=locale
         )
-    if redis is not None:
-        await send_soon([notification_id], redis)
+    await send_soon([notification_id], redis)
     log.info("sms_code_request_success", notification_id=notification_id)
     return CodeSent(phone=phone, notification_id=notification_id)
 
@@ -157,7 +152,7 @@ async def verify_code(raw_phone: str, raw_code: str) -> str:
     if (
         challenge is None
         or challenge["used_at"] is not None
-        or _aware(challenge["expires_at"]) <= now
+        or as_utc(challenge["expires_at"]) <= now
     ):
         raise SignInError(expired, field="code")
     # Count the guess atomically, so parallel guesses cannot exceed the limit.

@@ -9,11 +9,21 @@ from zoneinfo import ZoneInfo
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for Timestamptz columns; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if moment is None:
         return ""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite returns naive UTC
-    return aware.astimezone(LOCAL_ZONE).strftime(fmt)
+    return as_utc(moment).astimezone(LOCAL_ZONE).strftime(fmt)
+
+
+def mask_phone(e164: str) -> str:
+    """``138****0001``: enough to tell numbers apart in lists and logs, not enough to call."""
+    digits = e164.removeprefix("+86")
+    return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else "****"
 
 
 _BROWSERS = (

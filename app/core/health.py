@@ -77,12 +77,12 @@ async def readiness(redis: Redis) -> tuple[bool, dict[str, Any]]:
     return all(item["ok"] for item in results), checks
 
 
-@get("/healthz", include_in_schema=False, cache_control=None, opt={"skip_session": True})
+@get("/healthz", include_in_schema=False, cache_control=None)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", include_in_schema=False, opt={"skip_session": True})
+@get("/readyz", include_in_schema=False)
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     ok, checks = await readiness(request.app.state.redis)
     return Response(

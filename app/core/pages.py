@@ -37,7 +37,7 @@ def service_worker_source() -> str:
     )
 
 
-@get("/sw.js", include_in_schema=False, opt={"skip_session": True})
+@get("/sw.js", include_in_schema=False)
 async def service_worker() -> Response[str]:
     return Response(
         service_worker_source(),
@@ -46,7 +46,7 @@ async def service_worker() -> Response[str]:
     )
 
 
-@get("/manifest.webmanifest", include_in_schema=False, opt={"skip_session": True})
+@get("/manifest.webmanifest", include_in_schema=False)
 async def manifest() -> Response[bytes]:
     return Response(
         (STATIC / "manifest.webmanifest").read_bytes(),
@@ -63,6 +63,6 @@ async def home(request: Request[Any, Any, Any]) -> Template:
     return Template(template_name="home.html", context={"departments": departments})
 
 
-@get("/offline", name="offline", opt={"skip_session": True})
+@get("/offline", name="offline")
 async def offline() -> Template:
     return Template(template_name="offline.html")

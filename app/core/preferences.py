@@ -35,8 +35,12 @@ class ElderlyForm(msgspec.Struct):
 
 
 def safe_next(target: str) -> str:
-    """Only same-site paths: never ``//host``, a scheme, or a backslash trick (open redirect)."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target or "\n" in target:
+    """Only same-site paths: never ``//host``, a scheme, a backslash, or a control character
+    (open redirect). Browsers drop tab, CR and LF from URLs (URL Standard), so ``/\t/evil``
+    would become ``//evil``; every character below 0x20 and DEL is refused for that reason."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return "/"
     return target
 

@@ -27,6 +27,7 @@ from piccolo.columns.combination import Where
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from app.core.display import mask_phone
 from app.core.i18n import LOCALES
 from app.core.logging import get_logger
 from app.notifications.providers import (
@@ -83,11 +84,6 @@ def job_id(notification_id: int, attempts: int) -> str:
     and ``send_soon`` from queueing the same attempt twice.
     """
     return f"notify:{notification_id}:{attempts}"
-
-
-def mask_phone(number: str) -> str:
-    """Enough of a number to tell messages apart in logs, not enough to call it."""
-    return number[:4] + "****" + number[-2:] if len(number) > 8 else "****"
 
 
 def render(kind: str, locale: str, params: dict[str, Any]) -> str:

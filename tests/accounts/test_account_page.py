@@ -57,8 +57,8 @@ async def test_profile_keeps_the_id_number_encrypted_and_shows_it_masked(
     ("fields", "message"),
     [
         ({"name": "x", "id_number": "110105194912310021"}, "有效的 18 位居民身份证号码"),
-        ({"name": "名" * 61, "id_number": ""}, "不超过 60 个字符"),
-        ({"name": "<script>", "id_number": ""}, "不超过 60 个字符"),
+        ({"name": "名" * 61, "id_number": ""}, "不超过 60 个字符的姓名"),
+        ({"name": "张\x07三", "id_number": ""}, "不要换行"),
     ],
 )
 async def test_bad_profile_input_is_shown_next_to_the_field_and_saves_nothing(
@@ -164,3 +164,96 @@ async def test_createuser_makes_staff_and_refuses_bad_input() -> None:
         refused = _createuser(*args)
         assert refused.returncode != 0 and message in refused.stderr
     assert not await Account.exists().where(Account.phone == "+8613911113333")
+
+
+async def test_a_verified_identity_cannot_be_edited_online(client: PageClient) -> None:
+    typed, phone = fresh_phone()
+    await sign_in(client, typed)
+    token = csrf_from(await client.get("/account"))
+    await client.post(
+        "/account/profile", data={"name": "王小明", "id_number": VALID_ID, "_csrf_token": token}
+    )
+    await Account.update({Account.identity_verified_at: datetime.now(UTC)}).where(
+        Account.phone == phone
+    )
+    before = (
+        await Account.select(Account.name, Account.id_number_encrypted)
+        .where(Account.phone == phone)
+        .first()
+    )
+    for fields in (
+        {"name": "别人", "id_number": ""},
+        {"name": "王小明", "id_number": "110105194912310029"},
+    ):
+        response = await client.post("/account/profile", data={**fields, "_csrf_token": token})
+        assert response.status_code == 400 and "只能到服务窗口更改" in response.text
+    after = (
+        await Account.select(Account.name, Account.id_number_encrypted)
+        .where(Account.phone == phone)
+        .first()
+    )
+    assert after == before
+    # Saving without changes is still fine.
+    unchanged = await client.post(
+        "/account/profile", data={"name": "王小明", "_csrf_token": token}, follow_redirects=False
+    )
+    assert unchanged.status_code == 303
+
+
+async def test_a_disabled_account_cannot_sign_in(client: PageClient) -> None:
+    from app.accounts.tables import LoginSession
+
+    typed, phone = fresh_phone()
+    await sign_in(client, typed)
+    client.cookies.clear()
+    await Account.update({Account.is_active: False}).where(Account.phone == phone)
+    response = await sign_in(client, typed)
+    assert response.status_code == 403 and "账号已停用" in response.text
+    assert (
+        await LoginSession.count().where(LoginSession.account.phone == phone) == 1
+    )  # the first one only
+    assert "tongban_session" not in response.cookies
+
+
+async def test_passkey_ids_out_of_range_are_not_found(client: PageClient) -> None:
+    typed, _phone = fresh_phone()
+    await sign_in(client, typed)
+    token = csrf_from(await client.get("/account"))
+    for path in (
+        "/account/passkeys/99999999999999999999/rename",
+        "/account/passkeys/99999999999999999999/delete",
+        "/account/passkeys/0/delete",
+    ):
+        assert (
+            await client.post(path, data={"name": "x", "_csrf_token": token})
+        ).status_code == 404
+
+
+def test_demo_data_is_refused_in_production(tmp_path: Any) -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "TONGBAN_ENV": "prod",
+        "TONGBAN_PUBLIC_URL": "https://tongban.example",
+        "TONGBAN_SMS_PROVIDER": "http",
+        "TONGBAN_SMS_HTTP_URL": "https://sms.example/send",
+        "TONGBAN_SMS_HTTP_SECRET": "s" * 32,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "seed"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "development only" in result.stderr
+
+
+async def test_a_name_with_markup_is_kept_as_text(client: PageClient) -> None:
+    typed, _phone = fresh_phone()
+    await sign_in(client, typed)
+    token = csrf_from(await client.get("/account"))
+    await client.post("/account/profile", data={"name": "<b>王</b>", "_csrf_token": token})
+    page = await client.get("/account")
+    assert "&lt;b&gt;王&lt;/b&gt;" in page.text and "<b>王</b>" not in page.text

@@ -62,6 +62,9 @@ async def test_missing_field_is_a_400_not_a_500(client: PageClient) -> None:
         ("https://evil.example/", "/"),
         ("/\\evil.example", "/"),
         ("offline", "/"),
+        ("/\t/evil.example", "/"),  # browsers drop the tab: //evil.example
+        ("/\r/evil.example", "/"),
+        ("/\x7f", "/"),
     ],
 )
 def test_redirect_target_stays_on_site(target: str, expected: str) -> None:

@@ -6,12 +6,12 @@ from datetime import timedelta
 
 import pytest
 
+from app.core.display import mask_phone
 from app.core.i18n import LOCALES
 from app.notifications.services import (
     RenderError,
     backoff,
     job_id,
-    mask_phone,
     render,
     scrub,
 )
@@ -90,5 +90,5 @@ def test_job_ids_differ_per_attempt() -> None:
 
 
 def test_masked_numbers_hide_the_middle() -> None:
-    assert mask_phone("+8613800000001") == "+861****01"
+    assert mask_phone("+8613800000001") == "138****0001"
     assert "13800000001" not in mask_phone("+8613800000001")
