@@ -11,9 +11,13 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.querystring import QueryString
 from redis.asyncio import Redis
 
 from app.accounts.phone import normalise_phone
@@ -100,6 +104,27 @@ async def _check_limits(phone: str, ip_hash: str, now: datetime) -> None:
         )
 
 
+@asynccontextmanager
+async def _one_at_a_time(phone: str, ip_hash: str) -> AsyncIterator[None]:
+    """A transaction in which no other code request for this phone or this address runs, so
+    the limits are checked against every code already given (no overshoot by parallel calls).
+
+    PostgreSQL: transaction-scoped advisory locks, always taken phone first, then address, so
+    two requests can never wait on each other in a cycle. SQLite: BEGIN IMMEDIATE takes the
+    database's write lock at once, which serialises every writer.
+    """
+    from app.piccolo_conf import DB
+
+    if isinstance(DB, SQLiteEngine):
+        async with DB.transaction(transaction_type=TransactionType.immediate):
+            yield
+        return
+    async with DB.transaction():
+        for key in (f"sms-phone:{phone}", f"sms-ip:{ip_hash}"):
+            await DB.run_querystring(QueryString("SELECT pg_advisory_xact_lock(hashtext({}))", key))
+        yield
+
+
 @dataclass(frozen=True, slots=True)
 class CodeSent:
     phone: str
@@ -108,15 +133,13 @@ class CodeSent:
 
 async def request_code(raw_phone: str, ip: str, locale: str, redis: Redis) -> CodeSent:
     """Create a code for the phone and queue its SMS in the same transaction."""
-    from app.piccolo_conf import DB
-
     phone = parse_phone(raw_phone)
     ip_hash = keyed_hash("accounts.ip", ip)
-    now = utcnow()
-    await _check_limits(phone, ip_hash, now)
     settings = get_settings()
     code = f"{secrets.randbelow(1_000_000):06d}"
-    async with DB.transaction():
+    async with _one_at_a_time(phone, ip_hash):
+        now = utcnow()
+        await _check_limits(phone, ip_hash, now)
         await SmsChallenge.insert(
             SmsChallenge(
                 phone=phone,

@@ -282,3 +282,29 @@ async def test_preferences_follow_the_account_to_a_new_device(client: PageClient
         await sign_in(phone_two, typed)
         page = await phone_two.get("/account")
         assert '<html lang="en" class="elder">' in page.text
+
+
+async def test_parallel_code_requests_cannot_overshoot_the_limits() -> None:
+    import asyncio
+
+    from app.accounts import sms
+
+    _typed, phone = fresh_phone()
+    results = await asyncio.gather(
+        *(sms.request_code(phone, "192.0.2.50", "zh-Hans", _dead_redis()) for _ in range(12)),
+        return_exceptions=True,
+    )
+    sent = [item for item in results if isinstance(item, sms.CodeSent)]
+    refused = [item for item in results if isinstance(item, sms.SignInError)]
+    assert len(sent) == 1 and len(refused) == 11, results
+    assert all(error.status == 429 for error in refused)
+    assert await SmsChallenge.count().where(SmsChallenge.phone == phone) == 1
+    assert await Notification.count().where(Notification.recipient == phone) == 1
+
+
+def _dead_redis() -> object:
+    """A client for a port where nothing listens: the codes wait in the outbox (send_soon
+    logs and carries on), which keeps this test about the database alone."""
+    from app.core.redis import free_port, make_client
+
+    return make_client(f"redis://127.0.0.1:{free_port()}/0")
