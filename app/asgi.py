@@ -21,7 +21,7 @@ from app.core.database import close_pool, open_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.logging import configure_logging
 from app.core.redis import make_client, resolve_redis_url
-from app.core.sessions import SessionConfig
+from app.core.sessions import SESSION_MAX_AGE, SessionConfig
 from app.core.templates import template_config
 from app.notifications import controllers as notifications_controllers
 
@@ -47,7 +47,7 @@ def create_litestar(settings: Settings) -> Litestar:
     session = SessionConfig(
         key=SESSION_COOKIE,
         store="sessions",
-        max_age=14 * 24 * 3600,
+        max_age=SESSION_MAX_AGE,
         secure=settings.is_https,
         httponly=True,
         samesite="lax",

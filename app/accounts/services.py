@@ -13,7 +13,7 @@ from litestar.response import Response
 from app.accounts.tables import STAFF_ROLES, Account, LoginSession, Passkey, Role
 from app.core.display import as_utc, mask_phone
 from app.core.logging import get_logger
-from app.core.sessions import rotate_session
+from app.core.sessions import SESSION_MAX_AGE, rotate_session
 
 log = get_logger("accounts")
 _SCOPE_KEY = "tongban.account"
@@ -22,6 +22,12 @@ SEEN_EVERY = timedelta(minutes=5)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _alive_since() -> datetime:
+    """Sessions idle for longer than the session lifetime are gone from Redis, so their rows
+    no longer count as signed-in devices."""
+    return utcnow() - timedelta(seconds=SESSION_MAX_AGE)
 
 
 def new_user_handle() -> str:
@@ -114,7 +120,13 @@ def assurance_level(account: Account, passkey: bool) -> int:
 async def open_login_session(
     connection: ASGIConnection[Any, Any, Any, Any], account: Account, method: str
 ) -> LoginSession:
-    """Sign the account in on this device: new session id (no fixation), new login row."""
+    """Sign the account in on this device: new session id (no fixation), new login row.
+    A sign-in over a session that was already signed in replaces it: the old row is revoked."""
+    previous = connection.scope.get("session")
+    if isinstance(previous, dict) and previous.get("ref"):
+        await LoginSession.update({LoginSession.revoked_at: utcnow()}).where(
+            LoginSession.session_ref == str(previous["ref"]), LoginSession.revoked_at.is_null()
+        )
     login = LoginSession(
         account=account.id,
         session_ref=secrets.token_urlsafe(32),
@@ -152,7 +164,11 @@ async def current(connection: ASGIConnection[Any, Any, Any, Any]) -> Signed | No
         return None
     login = (
         await LoginSession.objects()
-        .where(LoginSession.session_ref == str(session["ref"]), LoginSession.revoked_at.is_null())
+        .where(
+            LoginSession.session_ref == str(session["ref"]),
+            LoginSession.revoked_at.is_null(),
+            LoginSession.last_seen_at > _alive_since(),
+        )
         .first()
     )
     account = None
@@ -234,6 +250,10 @@ async def active_sessions(account_id: int) -> list[dict[str, Any]]:
             LoginSession.created_at,
             LoginSession.last_seen_at,
         )
-        .where(LoginSession.account == account_id, LoginSession.revoked_at.is_null())
+        .where(
+            LoginSession.account == account_id,
+            LoginSession.revoked_at.is_null(),
+            LoginSession.last_seen_at > _alive_since(),
+        )
         .order_by(LoginSession.last_seen_at, ascending=False)
     )

@@ -21,6 +21,7 @@ from litestar.middleware.session.server_side import (
 )
 from litestar.types import Empty, Message, ScopeSession
 
+SESSION_MAX_AGE = 14 * 24 * 3600  # seconds of inactivity after which a session is gone
 _KNOWN_ID = "tongban.session_id"  # the id whose data was found in the store
 _NEW_ID = "tongban.session_new_id"  # the id this response will hand out, if any
 

@@ -308,3 +308,29 @@ def _dead_redis() -> object:
     from app.core.redis import free_port, make_client
 
     return make_client(f"redis://127.0.0.1:{free_port()}/0")
+
+
+async def test_signing_in_again_replaces_this_devices_session_and_idle_ones_drop_off(
+    client: PageClient,
+) -> None:
+    typed, phone = fresh_phone()
+    await sign_in(client, typed)
+    await sign_in(client, typed)  # the same device signs in again
+    open_rows = await LoginSession.select(LoginSession.id).where(
+        LoginSession.account.phone == phone, LoginSession.revoked_at.is_null()
+    )
+    assert len(open_rows) == 1
+    page = await client.get("/account")
+    assert page.text.count("登录于") == 1
+    # A device idle for longer than the session lifetime is no longer listed.
+    from litestar.testing import AsyncTestClient
+
+    from app.asgi import create_app
+
+    async with AsyncTestClient(app=create_app(), base_url="http://tongban.local") as other:
+        await sign_in(other, typed)
+    assert (await client.get("/account")).text.count("登录于") == 2
+    await LoginSession.update(
+        {LoginSession.last_seen_at: datetime.now(UTC) - timedelta(days=15)}
+    ).where(LoginSession.account.phone == phone, LoginSession.id != open_rows[0]["id"])
+    assert (await client.get("/account")).text.count("登录于") == 1
