@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,6 +122,22 @@ def validate_response(response: httpx.Response) -> None:
         fragment=response.request.headers.get("hx-request") == "true",
         nonce=nonce.group(1) if nonce else None,
     )
+
+
+@pytest.fixture
+def app_with_redis() -> Iterator[Callable[[str], Any]]:
+    """Builds the app against another Redis URL. Settings are cached process-wide, so the
+    environment and the cache are both put back only after the test is done with the app."""
+    patch = pytest.MonkeyPatch()
+
+    def build(url: str) -> Any:
+        patch.setenv("TONGBAN_REDIS_URL", url)
+        get_settings.cache_clear()
+        return create_app()
+
+    yield build
+    patch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -4,36 +4,17 @@ comes back — including a job that was already queued when Redis went down."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from litestar.testing import AsyncTestClient
 
-from app.asgi import create_app
-from app.config import get_settings
 from app.core.redis import EmbeddedRedis, make_client
 from app.notifications.tables import DevMessage, Notification, Status
 from tests.accounts.test_sms_signin import fresh_phone
 from tests.conftest import csrf_from
 from tests.notifications.conftest import run_worker
-
-
-@pytest.fixture
-def app_on() -> Iterator[Callable[[str], Any]]:
-    """The app built against a given Redis URL; environment and settings cache are restored
-    only when the test is done with it."""
-    patch = pytest.MonkeyPatch()
-
-    def build(url: str) -> Any:
-        patch.setenv("TONGBAN_REDIS_URL", url)
-        get_settings.cache_clear()
-        return create_app()
-
-    yield build
-    patch.undo()
-    get_settings.cache_clear()
 
 
 async def _ask_for_code(client: AsyncTestClient, typed: str) -> int:  # type: ignore[type-arg]
@@ -50,12 +31,14 @@ async def _ask_for_code(client: AsyncTestClient, typed: str) -> int:  # type: ig
 
 
 async def test_codes_asked_for_while_redis_is_down_are_sent_once_when_it_is_back(
-    tmp_path: Path, app_on: Callable[[str], Any]
+    tmp_path: Path, app_with_redis: Callable[[str], Any]
 ) -> None:
     redis = EmbeddedRedis(tmp_path / "redis", persist=True)  # appendonly: the queue survives
     url = redis.start()
     try:
-        async with AsyncTestClient(app=app_on(url), base_url="http://tongban.local") as client:
+        async with AsyncTestClient(
+            app=app_with_redis(url), base_url="http://tongban.local"
+        ) as client:
             # Before the outage: a code whose send job is queued, but no worker has run yet.
             queued = await _ask_for_code(client, fresh_phone()[0])
 

@@ -1,33 +1,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from litestar.testing import AsyncTestClient
 
-from app.asgi import create_app
-from app.config import get_settings
 from app.core.health import HEARTBEAT_KEY, record_heartbeat
 from app.core.redis import free_port
 from tests.conftest import PageClient
-
-
-@pytest.fixture
-def app_with_redis() -> Iterator[Callable[[str], Any]]:
-    """Builds the app against another Redis URL. Settings are cached process-wide, so the
-    environment and the cache are both put back only after the test is done with the app."""
-    patch = pytest.MonkeyPatch()
-
-    def build(url: str) -> Any:
-        patch.setenv("TONGBAN_REDIS_URL", url)
-        get_settings.cache_clear()
-        return create_app()
-
-    yield build
-    patch.undo()
-    get_settings.cache_clear()
 
 
 async def test_healthz_answers_while_the_process_lives(client: PageClient) -> None:
