@@ -26,6 +26,7 @@ from app.core.flash import flash
 from app.core.i18n import _
 from app.core.preferences import safe_next
 from app.core.ratelimit import allow
+from app.core.text import has_control_characters
 from app.notifications.services import notify, send_soon
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -287,7 +288,7 @@ async def account_profile(
     assert signed is not None
     errors: dict[str, str] = {}
     name = data.name.strip()
-    if len(name) > 60 or any(ord(char) < 0x20 or ord(char) == 0x7F for char in name):
+    if len(name) > 60 or has_control_characters(name):
         errors["name"] = _("Please enter a name of at most 60 characters, on one line.")
     changes: dict[Any, Any] = {Account.name: name}
     if signed.account.identity_verified_at is not None:

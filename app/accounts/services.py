@@ -11,6 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.response import Response
 
 from app.accounts.tables import STAFF_ROLES, Account, LoginSession, Passkey, Role
+from app.catalogue.tables import Department
 from app.core.display import as_utc, mask_phone
 from app.core.logging import get_logger
 from app.core.sessions import SESSION_MAX_AGE, rotate_session
@@ -42,22 +43,25 @@ async def get_or_create_citizen(
     existing = await Account.objects().where(Account.phone == phone).first()
     if existing:
         return existing
-    account = Account(
-        phone=phone,
-        role=Role.CITIZEN.value,
-        webauthn_user_id=new_user_handle(),
-        locale=locale,
-        elderly=elderly,
-    )
     try:
-        await account.save()
+        return await _save_new_account(phone, Role.CITIZEN, locale=locale, elderly=elderly)
     except Exception:
         # Two first sign-ins at once: the unique phone lets one insert win; use that row.
         again = await Account.objects().where(Account.phone == phone).first()
         if again is None:
             raise
         return again
-    log.info("account_create_success", account_id=account.id, phone_masked=mask_phone(phone))
+
+
+async def _save_new_account(phone: str, role: Role, **fields: Any) -> Account:
+    account = Account(phone=phone, role=role.value, webauthn_user_id=new_user_handle(), **fields)
+    await account.save()
+    log.info(
+        "account_create_success",
+        account_id=account.id,
+        role=role.value,
+        phone_masked=mask_phone(phone),
+    )
     return account
 
 
@@ -69,8 +73,6 @@ async def create_account(
     phone: str, role: Role, *, department_code: str | None = None, name: str = ""
 ) -> Account:
     """Create an account (staff come from here, via ``tongban createuser``)."""
-    from app.catalogue.tables import Department
-
     department_id = None
     if role is Role.OFFICER:
         if not department_code:
@@ -85,21 +87,7 @@ async def create_account(
         raise AccountError("only officers belong to a department")
     if await Account.exists().where(Account.phone == phone):
         raise AccountError("an account with this phone number exists already")
-    account = Account(
-        phone=phone,
-        role=role.value,
-        department=department_id,
-        name=name,
-        webauthn_user_id=new_user_handle(),
-    )
-    await account.save()
-    log.info(
-        "account_create_success",
-        account_id=account.id,
-        role=role.value,
-        phone_masked=mask_phone(phone),
-    )
-    return account
+    return await _save_new_account(phone, role, department=department_id, name=name)
 
 
 def is_staff(account: Account) -> bool:

@@ -20,6 +20,7 @@ from app.core.context import ELDER_COOKIE
 from app.core.errors import BadInput
 from app.core.flash import flash
 from app.core.i18n import _
+from app.core.text import has_control_characters
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -40,7 +41,7 @@ def safe_next(target: str) -> str:
     would become ``//evil``; every character below 0x20 and DEL is refused for that reason."""
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+    if has_control_characters(target):
         return "/"
     return target
 
