@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import click
 
@@ -29,21 +30,33 @@ def main() -> None:
 @click.option("--workers", default=None, type=int, help="Web worker processes.")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the web application with granian."""
+    settings = get_settings()
+    web_server(
+        "app.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.web_workers,
+    ).serve()
+
+
+def web_server(target: str, *, host: str, port: int, workers: int, factory: bool = False) -> Any:
+    """The granian server of ``tongban serve``; bench/pages.py serves its bare baseline app
+    with the very same settings."""
     from granian import Granian
     from granian.constants import Interfaces
 
-    settings = get_settings()
-    Granian(
-        "app.asgi:app",
-        address=host or settings.host,
-        port=port or settings.port,
+    return Granian(
+        target,
+        address=host,
+        port=port,
         interface=Interfaces.ASGI,
-        workers=workers or settings.web_workers,
+        workers=workers,
+        factory=factory,
         log_access=False,
         # Bound the graceful stop, so a stuck connection cannot hold a deploy or Ctrl-C.
         workers_kill_timeout=10,
-        log_level=settings.log_level,  # type: ignore[arg-type]
-    ).serve()
+        log_level=get_settings().log_level,  # type: ignore[arg-type]
+    )
 
 
 @main.command()
