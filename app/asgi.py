@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.middleware import DefineMiddleware
+from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 
@@ -17,19 +17,28 @@ from app.accounts import controllers as accounts_controllers
 from app.config import FRONTEND, Settings, get_settings
 from app.core import health, pages, preferences
 from app.core.context import RequestContextMiddleware
+from app.core.csrf import CSRFMiddleware
 from app.core.database import close_pool, open_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.logging import configure_logging
 from app.core.redis import make_client, resolve_redis_url
+from app.core.requests import AppRequest
 from app.core.sessions import SESSION_MAX_AGE, SessionConfig
 from app.core.templates import template_config
 from app.notifications import controllers as notifications_controllers
 
 SESSION_COOKIE = "tongban_session"
-CSRF_COOKIE = "tongban_csrf"
+# Under HTTPS the cookie carries the __Host- prefix (RFC 6265bis): only this exact host, over
+# TLS, with Path=/ may set it, so no sibling subdomain can plant a session id.
+SECURE_SESSION_COOKIE = "__Host-tongban_session"
+# Bodies are small unless a route says otherwise (uploads set their own limit): a large
+# url-encoded body costs seconds to parse, and no form or JSON call of ours comes near this.
+MAX_BODY = 64 * 1024
 # Paths that never read or write the session: probes and the static shell.
 # /offline is precached by the service worker, so it must not carry anyone's flash messages.
 NO_SESSION = ["/healthz", "/readyz", "/static", "/sw.js", "/manifest.webmanifest", "/offline"]
+# Paths that take no form and need no CSRF cookie.
+NO_CSRF = ("/healthz", "/readyz", "/static/", "/sw.js", "/manifest.webmanifest")
 
 
 def create_litestar(settings: Settings) -> Litestar:
@@ -45,20 +54,13 @@ def create_litestar(settings: Settings) -> Litestar:
             await redis.aclose()
 
     session = SessionConfig(
-        key=SESSION_COOKIE,
+        key=SECURE_SESSION_COOKIE if settings.is_https else SESSION_COOKIE,
         store="sessions",
         max_age=SESSION_MAX_AGE,
         secure=settings.is_https,
         httponly=True,
         samesite="lax",
         exclude=NO_SESSION,
-    )
-    csrf = CSRFConfig(
-        secret=settings.secret_key,
-        cookie_name=CSRF_COOKIE,
-        cookie_secure=settings.is_https,
-        cookie_samesite="lax",
-        header_name="x-csrftoken",
     )
     return Litestar(
         route_handlers=[
@@ -75,15 +77,22 @@ def create_litestar(settings: Settings) -> Litestar:
             create_static_files_router(path="/static", directories=[FRONTEND / "static"]),
         ],
         lifespan=[lifespan],
-        middleware=[session.middleware],
+        middleware=[
+            DefineMiddleware(
+                CSRFMiddleware,
+                secret=settings.secret_key,
+                https=settings.is_https,
+                exclude=NO_CSRF,
+            ),
+            session.middleware,
+        ],
         stores={"sessions": RedisStore(redis=redis, namespace="tongban:session")},
-        csrf_config=csrf,
         template_config=template_config(),
         plugins=[HTMXPlugin()],
-        request_class=HTMXRequest,
+        request_class=AppRequest,
         exception_handlers=EXCEPTION_HANDLERS,
         state=State({"redis": redis, "settings": settings}),
-        request_max_body_size=10 * 1024 * 1024,
+        request_max_body_size=MAX_BODY,
         openapi_config=None,
         debug=False,
     )

@@ -74,6 +74,14 @@ class Settings:
     sms_per_phone_hour: int = 5
     sms_per_phone_day: int = 10
     sms_per_ip_hour: int = 30
+    # Limits someone else could spend count per (phone, requesting address); these ceilings
+    # hold per phone whatever the number of addresses.
+    sms_per_phone_day_ceiling: int = 20
+    sms_verify_per_ip_hour: int = 60
+    sms_wrong_per_phone_hour: int = 10
+    sms_wrong_per_phone_day_ceiling: int = 30
+    # Signed-in passkey registration starts per account per minute.
+    passkey_register_per_minute: int = 10
     # Unauthenticated passkey sign-in options (each stores a challenge) per client per minute.
     passkey_options_per_minute: int = 30
 
@@ -191,6 +199,11 @@ def load_settings() -> Settings:
         sms_per_phone_hour=_int("SMS_PER_PHONE_HOUR", 5),
         sms_per_phone_day=_int("SMS_PER_PHONE_DAY", 10),
         sms_per_ip_hour=_int("SMS_PER_IP_HOUR", 30),
+        sms_per_phone_day_ceiling=_int("SMS_PER_PHONE_DAY_CEILING", 20),
+        sms_verify_per_ip_hour=_int("SMS_VERIFY_PER_IP_HOUR", 60),
+        sms_wrong_per_phone_hour=_int("SMS_WRONG_PER_PHONE_HOUR", 10),
+        sms_wrong_per_phone_day_ceiling=_int("SMS_WRONG_PER_PHONE_DAY_CEILING", 30),
+        passkey_register_per_minute=_int("PASSKEY_REGISTER_PER_MINUTE", 10),
         passkey_options_per_minute=_int("PASSKEY_OPTIONS_PER_MINUTE", 30),
     )
 

@@ -28,6 +28,7 @@ from webauthn.helpers import (
     base64url_to_bytes,
     bytes_to_base64url,
     parse_authentication_credential_json,
+    parse_registration_credential_json,
 )
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import WebAuthnException
@@ -49,6 +50,8 @@ from app.core.logging import get_logger
 log = get_logger("accounts.passkeys")
 CHALLENGE_TTL = 300
 MAX_CREDENTIAL_JSON = 64 * 1024
+# WebAuthn L3 §7.1 step 25 / §7.2: credential ids are at most 1023 bytes; longer is refused.
+MAX_CREDENTIAL_ID = 1023
 ALGORITHMS = [
     COSEAlgorithmIdentifier.ECDSA_SHA_256,
     COSEAlgorithmIdentifier.EDDSA,
@@ -63,6 +66,10 @@ class PasskeyError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+# What a malformed or refused browser answer may raise while it is parsed and verified.
+_REFUSED = (PasskeyError, WebAuthnException, ValueError, KeyError, TypeError, RecursionError)
 
 
 def _key(kind: str, challenge_id: str) -> str:
@@ -90,6 +97,23 @@ def _credential_json(credential: object) -> str:
     if len(text) > MAX_CREDENTIAL_JSON:
         raise PasskeyError(_("The passkey response is not valid."))
     return text
+
+
+def _check_context(raw_id: bytes, client_data_json: bytes) -> None:
+    """Checks py_webauthn leaves to us (WebAuthn Level 3).
+
+    §7.1 step 25 and §7.2: a credential id longer than 1023 bytes is refused.
+    §7.1 steps 10–11, §7.2 steps 12–13: ``crossOrigin`` true or a ``topOrigin`` means the
+    ceremony ran in an iframe of another site. Tongban is never framed (frame-ancestors
+    'none'), so neither is expected and both are refused.
+    """
+    if not raw_id or len(raw_id) > MAX_CREDENTIAL_ID:
+        raise ValueError("credential id length")
+    client_data = json.loads(client_data_json)
+    if not isinstance(client_data, dict):
+        raise ValueError("client data is not an object")
+    if client_data.get("crossOrigin") not in (None, False) or "topOrigin" in client_data:
+        raise ValueError("cross-origin ceremony")
 
 
 def user_handle(account: Account) -> bytes:
@@ -132,15 +156,17 @@ async def register(
     if state.get("account_id") != account.id:
         raise PasskeyError(_("This passkey request has expired. Please try again."))
     try:
+        parsed = parse_registration_credential_json(_credential_json(credential))
+        _check_context(parsed.raw_id, parsed.response.client_data_json)
         verified = verify_registration_response(
-            credential=_credential_json(credential),
+            credential=parsed,
             expected_challenge=base64url_to_bytes(state["challenge"]),
             expected_rp_id=settings.rp_id,
             expected_origin=settings.origin,
             require_user_verification=True,
             supported_pub_key_algs=ALGORITHMS,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except _REFUSED as exc:
         log.info("passkey_register_failure", account_id=account.id, reason=str(exc)[:120])
         raise PasskeyError(_("The passkey could not be verified. Please try again.")) from exc
     credential_id = bytes_to_base64url(verified.credential_id)
@@ -192,7 +218,8 @@ async def authenticate(redis: Redis, challenge_id: object, credential: object) -
     try:
         text = _credential_json(credential)
         parsed = parse_authentication_credential_json(text)
-    except (PasskeyError, ValueError, KeyError, TypeError, WebAuthnException) as exc:
+        _check_context(parsed.raw_id, parsed.response.client_data_json)
+    except _REFUSED as exc:
         raise PasskeyError(refused) from exc
     passkey = (
         await Passkey.objects()
@@ -224,7 +251,7 @@ async def authenticate(redis: Redis, challenge_id: object, credential: object) -
             credential_current_sign_count=passkey.sign_count,
             require_user_verification=True,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except _REFUSED as exc:
         # Includes a signature counter that did not grow: a possible cloned authenticator.
         log.warning("passkey_signin_failure", reason=str(exc)[:120], passkey_id=passkey.id)
         raise PasskeyError(refused) from exc

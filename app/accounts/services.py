@@ -12,6 +12,7 @@ from litestar.response import Response
 
 from app.accounts.tables import STAFF_ROLES, Account, LoginSession, Passkey, Role
 from app.catalogue.tables import Department
+from app.core.csrf import rotate_csrf_token
 from app.core.display import as_utc, mask_phone
 from app.core.logging import get_logger
 from app.core.sessions import SESSION_MAX_AGE, rotate_session
@@ -124,6 +125,8 @@ async def open_login_session(
     await login.save()
     await Account.update({Account.last_signin_at: utcnow()}).where(Account.id == account.id)
     rotate_session(connection)
+    # A CSRF token planted before sign-in must not work after it (OWASP CSRF cheat sheet).
+    rotate_csrf_token(connection)
     connection.set_session({"account_id": account.id, "ref": login.session_ref, "method": method})
     connection.scope[_SCOPE_KEY] = None  # type: ignore[literal-required]
     log.info("session_open_success", account_id=account.id, method=method, login_id=login.id)
@@ -213,6 +216,7 @@ async def sign_out(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
         )
         log.info("session_close_success", account_id=signed.account.id, login_id=signed.login.id)
     connection.clear_session()
+    rotate_csrf_token(connection)
 
 
 async def revoke_other_sessions(signed: Signed) -> int:

@@ -78,6 +78,12 @@ class SmsChallenge(Table, tablename="accounts_sms_challenge"):
 
     phone = Varchar(length=20, index=True, help_text="E.164 number the code was sent to.")
     code_hash = Varchar(length=64, help_text="HMAC-SHA256(secret key, phone + code), hex.")
+    ticket_hash = Varchar(
+        length=64,
+        default="",
+        index=True,
+        help_text="HMAC of the ticket held by the device that asked; needed to redeem the code.",
+    )
     ip_hash = Varchar(
         length=64, index=True, help_text="HMAC of the requesting IP, for the per-IP cap."
     )
