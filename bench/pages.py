@@ -11,7 +11,10 @@ Visits: ``first`` sends no cookies (a new visitor: the app hands out a CSRF cook
 ``repeat`` sends what a browser holds after a visit (CSRF and language cookies); ``signed-in``
 adds a session opened by SMS sign-in (the code is read from the outbox).
 
-    python -m bench.pages [--seconds 5] [--connections 64] [--threads 2]
+    python -m bench.pages [--seconds 5] [--connections 64] [--threads 2] [--profile DIR]
+
+``--profile DIR`` samples the app with py-spy during each case (the figures then include
+the sampler's cost) and prints where the time went; see bench/profile.py.
 
 Needs wrk (Debian package ``wrk``); run as root, the bench installs it.
 """
@@ -36,6 +39,8 @@ from litestar import Litestar, get
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
+
+from bench import profile
 
 PAGES_DIR_ENV = "TONGBAN_BENCH_PAGES_DIR"
 PHONE = "13800000001"  # a seeded citizen
@@ -259,6 +264,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5, help="wrk duration per case")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the app with py-spy during each case; keep the stacks in DIR",
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -342,6 +353,7 @@ def main() -> None:
             f"{'page':9} {'visit':9} │ {'app req/s':>9} {'p50 ms':>7} {'p99 ms':>7} │ "
             f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} │ {'app/bare':>8}"
         )
+        summaries: list[str] = []
         for path, visit in CASES:
             cookie = _cookie_header(visits[visit])
             bare_url = (
@@ -352,7 +364,15 @@ def main() -> None:
             measured = []
             for url in (app_base + path, bare_url):
                 wrk(url, 1, args.connections, args.threads, cookie)  # warm-up
+                sampler = None
+                if args.profile and url.startswith(app_base):
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    stacks = args.profile / f"{visit}-{path.strip('/') or 'home'}.txt"
+                    sampler = profile.record(app.pid, args.seconds, stacks)
                 measured.append(wrk(url, args.seconds, args.connections, args.threads, cookie))
+                if sampler:
+                    sampler.wait()
+                    summaries.append(profile.summarise(stacks))
             real, base = measured
             ratio = real.rate / base.rate if base.rate else float("nan")
             flag = f"  ({real.failed} failed)" if real.failed else ""
@@ -361,6 +381,8 @@ def main() -> None:
                 f"{base.rate:10.0f} {base.p50:7.1f} {base.p99:7.1f} │ {ratio:7.0%}{flag}",
                 flush=True,
             )
+        for summary in summaries:
+            print(summary)
     finally:
         for process in reversed(processes):
             _stop(process)

@@ -10,6 +10,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.querystring import QueryString
 
 from app.core.logging import get_logger
+from app.core.sqlite import ReusingSQLiteEngine
 
 log = get_logger("database")
 
@@ -32,11 +33,14 @@ async def open_pool() -> bool:
 
 
 async def close_pool() -> None:
+    """Stop the PostgreSQL pool, or close the reused SQLite connections, of this process."""
     from app.config import get_settings
     from app.piccolo_conf import DB
 
     if isinstance(DB, PostgresEngine) and get_settings().database_pool_max > 0:
         await DB.close_connection_pool()
+    elif isinstance(DB, ReusingSQLiteEngine):
+        await DB.close_connections()
 
 
 async def migrate() -> None:
