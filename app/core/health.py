@@ -18,7 +18,9 @@ from piccolo.querystring import QueryString
 from redis.asyncio import Redis
 
 from app.config import get_settings
+from app.core.logging import get_logger
 
+log = get_logger("health")
 HEARTBEAT_KEY = "tongban:workers:heartbeat"
 CHECK_TIMEOUT = 1.0
 
@@ -55,15 +57,21 @@ async def check_worker(redis: Redis) -> dict[str, Any]:
     return {"age_s": round(age, 1)}
 
 
-async def _run(check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+async def _run(name: str, check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """One check's public result: its state and timing. Why it failed goes to the log only:
+    error texts carry connection addresses and versions that anyone could read at /readyz."""
     started = time.perf_counter()
     try:
         extra = await asyncio.wait_for(check(), CHECK_TIMEOUT)
         result: dict[str, Any] = {"ok": True, **extra}
     except TimeoutError:
-        result = {"ok": False, "error": "timed out"}
+        log.warning("readiness_check_failure", check=name, error="timed out")
+        result = {"ok": False}
     except Exception as exc:  # a readiness probe reports every failure, whatever its kind
-        result = {"ok": False, "error": str(exc) or type(exc).__name__}
+        log.warning(
+            "readiness_check_failure", check=name, error=(str(exc) or type(exc).__name__)[:300]
+        )
+        result = {"ok": False}
     result["ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
 
@@ -71,7 +79,9 @@ async def _run(check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]
 async def readiness(redis: Redis) -> tuple[bool, dict[str, Any]]:
     names = ("database", "redis", "worker")
     results = await asyncio.gather(
-        _run(check_database), _run(lambda: check_redis(redis)), _run(lambda: check_worker(redis))
+        _run("database", check_database),
+        _run("redis", lambda: check_redis(redis)),
+        _run("worker", lambda: check_worker(redis)),
     )
     checks = dict(zip(names, results, strict=True))
     return all(item["ok"] for item in results), checks

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import get
+from litestar.datastructures import CacheControlHeader
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
@@ -35,7 +36,12 @@ async def dev_inbox(request: HTMXRequest) -> Template:
     )
 
 
-@get("/dev/sms.json", name="notifications:dev_inbox_json", guards=[requires_dev])
+@get(
+    "/dev/sms.json",
+    name="notifications:dev_inbox_json",
+    guards=[requires_dev],
+    cache_control=CacheControlHeader(no_store=True),  # sign-in codes: never in a cache
+)
 async def dev_inbox_json(to: FromQuery[str | None] = None) -> list[dict[str, Any]]:
     """Newest first; ``?to=+86…`` keeps one recipient's messages (what a browser test wants)."""
     if to:
