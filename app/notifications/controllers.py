@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import get
-from litestar.datastructures import CacheControlHeader
 from litestar.connection import ASGIConnection
+from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery
