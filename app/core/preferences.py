@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Request, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
@@ -19,18 +18,19 @@ from app.core import i18n
 from app.core.context import ELDER_COOKIE
 from app.core.errors import BadInput
 from app.core.flash import flash
+from app.core.forms import Form
 from app.core.i18n import _
 from app.core.text import has_control_characters
 
 ONE_YEAR = 365 * 24 * 3600
 
 
-class LanguageForm(msgspec.Struct):
+class LanguageForm(Form):
     lang: str
     next: str = "/"
 
 
-class ElderlyForm(msgspec.Struct):
+class ElderlyForm(Form):
     elder: str
     next: str = "/"
 
