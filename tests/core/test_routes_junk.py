@@ -122,7 +122,7 @@ def bodies(endpoint: Endpoint) -> Iterator[tuple[str, dict[str, Any], bytes]]:
         json_type,
         json.dumps(
             {"challenge_id": 12, "credential": {"id": 1, "rawId": [], "response": "x"}}
-            | dict.fromkeys(names, {"nested": [1, 2]})
+            | {name: {"nested": [1, 2]} for name in names}
         ).encode(),
     )
     yield "json huge int", json_type, json.dumps(dict.fromkeys(names, 10**300)).encode()
