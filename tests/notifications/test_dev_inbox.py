@@ -101,3 +101,11 @@ async def test_in_production_the_inbox_does_not_exist(
     response = await prod_client.get(path)
     assert response.status_code == 404
     assert "111111" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/dev/sms", "/dev/sms.json"])
+async def test_the_inbox_is_never_stored_by_a_cache(client: PageClient, path: str) -> None:
+    # It shows sign-in codes: no browser or proxy cache may keep a copy.
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
