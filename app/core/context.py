@@ -7,24 +7,23 @@ request id, and every log line written while serving it carries that id.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
-import uuid
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
-
-import structlog
 
 from app.config import Settings, get_settings
 from app.core import i18n
 from app.core.logging import get_logger
-from app.core.security import security_headers
+from app.core.security import SecurityHeaders
 
 ELDER_COOKIE = "tongban_elder"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+SLOW_REQUEST = 1.0  # seconds: a successful GET slower than this is logged at info level
 log = get_logger("http")
 
 
@@ -51,16 +50,17 @@ def current() -> RequestContext:
     return ctx
 
 
-def _cookies(headers: dict[bytes, bytes]) -> dict[str, str]:
-    raw = headers.get(b"cookie")
-    if not raw:
-        return {}
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw.decode("latin-1"))
-    except CookieError:
-        return {}
-    return {key: morsel.value for key, morsel in jar.items()}
+def _cookie(header: str, name: str) -> str | None:
+    """One cookie's value from a Cookie header (RFC 6265 §5.4: ``name=value`` pairs joined by
+    ``; ``). Only our own short, unquoted values are read here, so no full parser is needed."""
+    prefix = name + "="
+    if prefix not in header:
+        return None
+    for part in header.split(";"):
+        part = part.strip()
+        if part.startswith(prefix):
+            return part[len(prefix) :]
+    return None
 
 
 def _is_https(scope: dict[str, Any], headers: dict[bytes, bytes], proxies: int) -> bool:
@@ -91,31 +91,51 @@ class RequestContextMiddleware:
     def __init__(self, app: Any, settings: Settings | None = None) -> None:
         self.app = app
         self.settings = settings or get_settings()
+        # Everything but the CSP nonce is the same for every response: built once.
+        self._headers = {
+            https: SecurityHeaders(self.settings, https=https) for https in (False, True)
+        }
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        headers = dict(scope.get("headers") or [])
-        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        cookies = _cookies(headers)
+        cookie = accept_language = incoming = b""
+        for name, value in scope.get("headers") or ():
+            if name == b"cookie":
+                # HTTP/2 may split cookies over several fields (RFC 9113 §8.2.3).
+                cookie = cookie + b"; " + value if cookie else value
+            elif name == b"accept-language":
+                accept_language = value
+            elif name == b"x-request-id":
+                incoming = value
+        request_id = incoming.decode("latin-1")
+        if not _REQUEST_ID.fullmatch(request_id):
+            request_id = os.urandom(16).hex()
+        cookies = cookie.decode("latin-1")
         locale = i18n.negotiate(
-            cookies.get(i18n.LANG_COOKIE), headers.get(b"accept-language", b"").decode("latin-1")
+            _cookie(cookies, i18n.LANG_COOKIE), accept_language.decode("latin-1")
         )
         proxies = self.settings.trusted_proxies
-        https = _is_https(scope, headers, proxies)
+        if proxies > 0:
+            headers = dict(scope.get("headers") or [])
+            https = _is_https(scope, headers, proxies)
+            address = client_ip(scope, headers, proxies)
+        else:
+            https = scope.get("scheme") == "https"
+            peer = scope.get("client")
+            address = str(peer[0]) if peer else "unknown"
         ctx = RequestContext(
             request_id=request_id,
             nonce=secrets.token_urlsafe(18),
             locale=locale,
-            elder=cookies.get(ELDER_COOKIE) == "1",
+            elder=_cookie(cookies, ELDER_COOKIE) == "1",
             https=https,
-            client_ip=client_ip(scope, headers, proxies),
+            client_ip=address,
         )
         extra_headers = [
-            *security_headers(self.settings, ctx.nonce, https=https),
+            *self._headers[https].with_nonce(ctx.nonce),
             (b"x-request-id", request_id.encode()),
             (b"content-language", locale.encode()),
         ]
@@ -126,28 +146,46 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *(pair for pair in extra_headers if pair[0] not in present),
-                ]
+                own = message.get("headers") or []
+                if own:
+                    present = {name.lower() for name, _ in own}
+                    message["headers"] = [
+                        *own,
+                        *(pair for pair in extra_headers if pair[0] not in present),
+                    ]
+                else:
+                    message["headers"] = extra_headers
             await send(message)
 
         context_token = _context.set(ctx)
         locale_token = i18n.current_locale.set(locale)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
             path = scope.get("path", "")
             if path not in ("/healthz", "/readyz") and not path.startswith("/static/"):
-                log.info(
+                duration = time.perf_counter() - started
+                method = scope.get("method")
+                # Successful page views are the bulk of traffic and the TLS proxy logs them
+                # already: they are debug lines unless slow. Writes, errors and slow requests
+                # are always logged.
+                quiet = method in ("GET", "HEAD") and status < 400 and duration < SLOW_REQUEST
+                (log.debug if quiet else log.info)(
                     "http_request",
-                    method=scope.get("method"),
+                    method=method,
                     path=path,
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    duration_ms=round(duration * 1000, 1),
                 )
-            structlog.contextvars.unbind_contextvars("request_id")
             i18n.current_locale.reset(locale_token)
             _context.reset(context_token)
+
+
+def add_request_id(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: every line written while serving a request carries its id."""
+    ctx = _context.get()
+    if ctx is not None:
+        event.setdefault("request_id", ctx.request_id)
+    return event

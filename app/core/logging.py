@@ -44,8 +44,11 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    from app.core.context import add_request_id  # context logs through this module
+
     structlog.configure(
         processors=[
+            add_request_id,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),

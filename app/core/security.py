@@ -36,6 +36,24 @@ PERMISSIONS_POLICY = (
 )
 
 
+_NONCE_MARK = "\x00nonce\x00"
+
+
+class SecurityHeaders:
+    """The headers of ``security_headers`` as byte strings built once; per response only the
+    nonce is spliced into the CSP."""
+
+    def __init__(self, settings: Settings, *, https: bool) -> None:
+        headers = dict(security_headers(settings, _NONCE_MARK, https=https))
+        csp = headers.pop(b"content-security-policy")
+        self._csp_before, _mark, self._csp_after = csp.partition(_NONCE_MARK.encode())
+        self._fixed = list(headers.items())
+
+    def with_nonce(self, nonce: str) -> list[tuple[bytes, bytes]]:
+        csp = self._csp_before + nonce.encode() + self._csp_after
+        return [(b"content-security-policy", csp), *self._fixed]
+
+
 def security_headers(settings: Settings, nonce: str, *, https: bool) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"content-security-policy", content_security_policy(nonce).encode()),
