@@ -8,7 +8,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
-from app.config import FRONTEND
+from app.config import FRONTEND, Settings, get_settings
 from app.core import i18n
 from app.core.context import current
 from app.core.display import device_name, local_time
@@ -23,9 +23,13 @@ def _ngettext(singular: str, plural: str, n: int) -> str:
     return i18n.translations(i18n.current_locale.get()).ngettext(singular, plural, n)
 
 
-def make_environment() -> Environment:
+def make_environment(*, auto_reload: bool = True) -> Environment:
+    """``auto_reload`` checks every template file's mtime on each render (a stat per template
+    and include): for editing in dev only. Without it a template is compiled once per process
+    and kept (Jinja's cache holds 400, more than we have)."""
     env = Environment(
         loader=FileSystemLoader(FRONTEND / "templates"),
+        auto_reload=auto_reload,
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],
@@ -42,5 +46,7 @@ def make_environment() -> Environment:
     return env
 
 
-def template_config() -> TemplateConfig[Any]:
-    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(make_environment()))
+def template_config(settings: Settings | None = None) -> TemplateConfig[Any]:
+    settings = settings or get_settings()
+    environment = make_environment(auto_reload=settings.is_dev)
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
