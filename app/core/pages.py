@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Response, Template
 
-from app.catalogue.tables import Department
+from app.catalogue.services import list_departments
 from app.config import FRONTEND
 
 STATIC = FRONTEND / "static"
@@ -57,9 +57,7 @@ async def manifest() -> Response[bytes]:
 
 @get("/", name="home")
 async def home(request: Request[Any, Any, Any]) -> Template:
-    departments = await Department.select(
-        Department.code, Department.name_zh, Department.name_en
-    ).order_by(Department._meta.primary_key)
+    departments = await list_departments(request.app.state.redis)
     return Template(template_name="home.html", context={"departments": departments})
 
 
