@@ -17,7 +17,9 @@ from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
-from app.notifications.services import recent_dev_messages
+from app.core.errors import BadInput
+from app.core.i18n import _
+from app.notifications.services import E164, recent_dev_messages
 
 
 def requires_dev(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -47,6 +49,10 @@ async def dev_inbox_json(to: FromQuery[str | None] = None) -> list[dict[str, Any
     if to:
         # An unencoded "+" in a query string arrives as a space.
         to = "+" + to.strip().removeprefix("+")
+        if not E164.fullmatch(to):
+            raise BadInput(
+                detail=_("Please give a phone number in E.164 form, e.g. +8613800000001.")
+            )
     return [
         {
             "to": message.to,
