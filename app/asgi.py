@@ -24,6 +24,7 @@ from app.core.logging import configure_logging
 from app.core.redis import make_client, resolve_redis_url
 from app.core.requests import AppRequest
 from app.core.sessions import SESSION_MAX_AGE, SessionConfig
+from app.core.static import StaticFileSystem
 from app.core.templates import template_config
 from app.notifications import controllers as notifications_controllers
 
@@ -74,7 +75,9 @@ def create_litestar(settings: Settings) -> Litestar:
             preferences.set_elderly,
             *accounts_controllers.ROUTES,
             *notifications_controllers.ROUTES,
-            create_static_files_router(path="/static", directories=[FRONTEND / "static"]),
+            create_static_files_router(
+                path="/static", directories=[FRONTEND / "static"], file_system=StaticFileSystem()
+            ),
         ],
         lifespan=[lifespan],
         middleware=[

@@ -115,6 +115,8 @@ class PageClient(AsyncTestClient):  # type: ignore[type-arg]
 
 
 def validate_response(response: httpx.Response) -> None:
+    if response.request.method == "HEAD":
+        return  # headers only, by definition
     if not response.headers.get("content-type", "").startswith("text/html"):
         return
     nonce = _NONCE.search(response.headers.get("content-security-policy", ""))

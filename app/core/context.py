@@ -3,6 +3,12 @@
 It wraps the whole Litestar application, so every response — pages, static files, error
 pages produced by exception handlers, routing 404s — gets the security headers and the
 request id, and every log line written while serving it carries that id.
+
+Two things every route needs are done here, before routing, once:
+- ``HEAD`` is served as ``GET`` without the body (RFC 9110 §9.3.2: the same headers a GET
+  would get), so no page answers HEAD with 405;
+- a path holding a control character (``/static/%00``) names nothing of ours: it is routed to
+  the not-found page instead of reaching file-system calls that raise on NUL.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from app.core.security import SecurityHeaders
 
 ELDER_COOKIE = "tongban_elder"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NOT_FOUND_PATH = "/.not-found"  # matches no route: Litestar answers with the 404 page
 SLOW_REQUEST = 1.0  # seconds: a successful GET slower than this is logged at info level
 log = get_logger("http")
 
@@ -100,6 +108,11 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if _CONTROL.search(scope["path"]):
+            scope = {**scope, "path": NOT_FOUND_PATH, "raw_path": NOT_FOUND_PATH.encode()}
+        if scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+            send = _without_body(send)
 
         cookie = accept_language = incoming = b""
         for name, value in scope.get("headers") or ():
@@ -179,6 +192,15 @@ class RequestContextMiddleware:
                 )
             i18n.current_locale.reset(locale_token)
             _context.reset(context_token)
+
+
+def _without_body(send: Any) -> Any:
+    async def send_headers_only(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
 
 
 def add_request_id(

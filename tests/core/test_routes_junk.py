@@ -269,3 +269,25 @@ def test_api_routes_are_waiting_for_their_schema_run() -> None:
     that run exists there must be no API route it would miss."""
     api = [endpoint for endpoint in ENDPOINTS if endpoint.path.startswith("/api/")]
     assert not api, f"add a schemathesis run over the OpenAPI schema for {api}"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [item for item in ENDPOINTS if item.method == "GET" and not PARAMETER.search(item.path)],
+    ids=str,
+)
+async def test_every_page_answers_head_like_get_without_a_body(
+    client: PageClient, endpoint: Endpoint
+) -> None:
+    got = await client.get(endpoint.path, follow_redirects=False)
+    head = await client.head(endpoint.path, follow_redirects=False)
+    assert head.status_code == got.status_code != 405
+    assert head.content == b""
+    assert head.headers.get("content-type") == got.headers.get("content-type")
+
+
+@pytest.mark.parametrize("path", ["/static/%00", "/static/css/app.css%00", "/%00", "/signin%0a"])
+async def test_a_path_with_a_control_character_is_not_found(client: PageClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert "页面不存在" in response.text or "找不到" in response.text
