@@ -149,6 +149,8 @@ def _sign_in(base: str, origin: str, jar: dict[str, str]) -> None:
         f"{base}/signin/code", data={"phone": PHONE, "_csrf_token": token.group(1)}, headers=headers
     )
     assert asked.status_code == 200, asked.status_code
+    _cookies_from(asked, jar)  # the code is redeemable only with the device cookie set here
+    headers["Cookie"] = _cookie_header(jar)
     code = asyncio.run(_read_code(PHONE))
     signed = httpx.post(
         f"{base}/signin/verify",
@@ -265,6 +267,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--page", action="append", help="measure only this page (repeatable), e.g. --page /"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -355,6 +360,8 @@ def main() -> None:
         )
         summaries: list[str] = []
         for path, visit in CASES:
+            if args.page and path not in args.page:
+                continue
             cookie = _cookie_header(visits[visit])
             bare_url = (
                 f"{bare_base}/healthz"
