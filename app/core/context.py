@@ -161,7 +161,8 @@ class RequestContextMiddleware:
                 status = message["status"]
                 own = message.get("headers") or []
                 if own:
-                    present = {name.lower() for name, _ in own}
+                    # ASGI response header names are lower-case by the spec.
+                    present = {name for name, _ in own}
                     message["headers"] = [
                         *own,
                         *(pair for pair in extra_headers if pair[0] not in present),
