@@ -30,6 +30,7 @@ run: install ## Start everything (web, worker, Redis, SQLite, demo data) on HOST
 
 test: install ## Run the whole test suite (starts its own Redis; browser tests in headless Chromium)
 	@bash tests/e2e/ensure-chromium.sh
+	@bash tests/e2e/ensure-axe.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: install ## Run the tests without the browser
