@@ -3,50 +3,20 @@ WebAuthn domain): SMS code from the dev inbox, add a passkey, sign out, sign in 
 
 from __future__ import annotations
 
-import re
 import subprocess
-import time
 from typing import Any
 
-import httpx
 from playwright.async_api import BrowserContext, expect
 
 from tests.conftest import ServerProcess
-
-
-def _wait_for_code(base: str, phone: str, timeout: float = 30) -> str:
-    """Read the newest code sent to the phone from /dev/sms.json, as a developer would."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        messages: list[dict[str, Any]] = httpx.get(f"{base}/dev/sms.json", timeout=5).json()
-        for message in messages:  # newest first
-            if message["to"] == phone:
-                found = re.search(r"\b(\d{6})\b", message["body"])
-                assert found, message["body"]
-                return found.group(1)
-        time.sleep(0.2)
-    raise AssertionError("no SMS reached the dev inbox")
+from tests.e2e.people import add_virtual_authenticator, wait_for_code
 
 
 async def test_sms_sign_in_add_passkey_sign_out_and_back_in_with_the_passkey(
     context: BrowserContext, live_server: ServerProcess, live_worker: subprocess.Popen[bytes]
 ) -> None:
     page = await context.new_page()
-    cdp = await context.new_cdp_session(page)
-    await cdp.send("WebAuthn.enable")
-    added = await cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
+    authenticator = await add_virtual_authenticator(context, page)
     base = live_server.public_url
 
     # 1. Sign in with a code from the dev inbox.
@@ -54,7 +24,7 @@ async def test_sms_sign_in_add_passkey_sign_out_and_back_in_with_the_passkey(
     await page.get_by_label("手机号码").fill("139 0000 7777")
     await page.get_by_role("button", name="获取验证码").click()
     await expect(page.get_by_role("textbox", name="验证码")).to_be_visible()
-    code = _wait_for_code(base, "+8613900007777")
+    code = wait_for_code(base, "+8613900007777")
     await page.get_by_role("textbox", name="验证码").fill(code)
     await page.get_by_role("button", name="登录", exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("我的账号")
@@ -65,13 +35,8 @@ async def test_sms_sign_in_add_passkey_sign_out_and_back_in_with_the_passkey(
     await page.get_by_role("button", name="添加通行密钥").click()
     await expect(page.get_by_role("status")).to_contain_text("已添加通行密钥")
     await expect(page.locator("li.passkey")).to_contain_text("测试手机")
-    credentials = await cdp.send(
-        "WebAuthn.getCredentials", {"authenticatorId": added["authenticatorId"]}
-    )
-    assert (
-        len(credentials["credentials"]) == 1
-        and credentials["credentials"][0]["isResidentCredential"]
-    )
+    credentials = await authenticator.credentials()
+    assert len(credentials) == 1 and credentials[0]["isResidentCredential"]
 
     # 3. Sign out.
     await page.get_by_role("button", name="退出登录").click()
@@ -108,7 +73,7 @@ async def test_without_javascript_sms_sign_in_still_works_and_passkeys_say_why_n
     await expect(page.get_by_role("button", name="用通行密钥登录")).to_be_hidden()
     await page.get_by_label("手机号码").fill("13900008888")
     await page.get_by_role("button", name="获取验证码").click()
-    await page.get_by_role("textbox", name="验证码").fill(_wait_for_code(base, "+8613900008888"))
+    await page.get_by_role("textbox", name="验证码").fill(wait_for_code(base, "+8613900008888"))
     await page.get_by_role("button", name="登录", exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("我的账号")
     await expect(page.get_by_text("添加通行密钥需要启用 JavaScript")).to_be_visible()

@@ -1,0 +1,174 @@
+"""Every page a browser can open, in Chinese and English, normal and elderly mode: no violation
+of WCAG 2.2 AA that axe-core can find; in elderly mode, no text below the enhanced contrast
+of WCAG 1.4.6 (AAA) either, as that mode promises (tests/e2e/axe.py runs the rule there).
+
+The pages come from the app's own routes: a GET route that is neither visited here nor listed
+as not being a page fails test_every_get_route_is_audited_or_not_a_page, so a new page is
+checked the day it is added.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from app.asgi import create_app
+from tests.conftest import ServerProcess
+from tests.e2e.axe import AxeNet, report
+from tests.e2e.conftest import PHONE
+from tests.e2e.people import add_virtual_authenticator, sign_in_by_sms
+
+
+@dataclass(frozen=True)
+class Visit:
+    path: str
+    who: str  # "visitor" (signed out), "citizen" (SMS sign-in) or "staff" (passkey sign-in)
+    status: int = 200
+
+
+# Each page as the person who can see it. Several states of a page are visits too.
+VISITS = (
+    Visit("/", "visitor"),
+    Visit("/signin", "visitor"),
+    Visit("/offline", "visitor"),
+    Visit("/dev/sms", "visitor"),
+    Visit("/account", "citizen"),
+    Visit("/account", "staff"),  # with a passkey: the list with rename and delete forms
+    Visit("/staff", "staff"),
+    Visit("/staff", "citizen", status=403),  # the error page inside the full layout
+    Visit("/no-such-page", "visitor", status=404),  # the error page without the footer forms
+)
+
+# GET routes that are not pages for people, each with the reason.
+NOT_PAGES = {
+    "/healthz": "liveness probe, JSON",
+    "/readyz": "readiness probe, JSON",
+    "/sw.js": "the service worker script",
+    "/manifest.webmanifest": "the web app manifest, JSON",
+    "/dev/sms.json": "the dev inbox as JSON, for scripts and tests",
+    "/static/{file_path:path}": "static files",
+}
+
+COMBINATIONS = (("zh-Hans", False), ("zh-Hans", True), ("en", False), ("en", True))
+
+
+def get_routes() -> set[str]:
+    litestar = create_app().app
+    return {route.path for route in litestar.routes if "GET" in getattr(route, "methods", ())}
+
+
+def test_every_get_route_is_audited_or_not_a_page() -> None:
+    visited = {visit.path for visit in VISITS}
+    unknown = get_routes() - visited - set(NOT_PAGES)
+    assert not unknown, (
+        f"GET routes no accessibility test opens: {sorted(unknown)}. Add each to VISITS in "
+        "tests/e2e/test_accessibility.py (as the person who may see it), or to NOT_PAGES "
+        "with the reason it is not a page."
+    )
+    gone = (visited | set(NOT_PAGES)) - get_routes() - {"/no-such-page"}
+    assert not gone, f"listed in tests/e2e/test_accessibility.py but no longer routes: {gone}"
+
+
+async def _citizen(browser: Browser, base: str) -> BrowserContext:
+    context = await browser.new_context(**PHONE)
+    await sign_in_by_sms(await context.new_page(), base, "13800000002")
+    return context
+
+
+async def _staff(browser: Browser, base: str) -> BrowserContext:
+    """An officer who signed in by SMS once, added a passkey, and came back with it."""
+    context = await browser.new_context(**PHONE)
+    page = await context.new_page()
+    await add_virtual_authenticator(context, page)
+    await sign_in_by_sms(page, base, "13800000011")
+    await page.get_by_role("button", name="添加通行密钥").click()
+    await expect(page.get_by_role("status")).to_contain_text("已添加通行密钥")
+    await page.get_by_role("button", name="退出登录").click()
+    await expect(page.get_by_role("link", name="登录")).to_be_visible()
+    # The sign-in page asks for a passkey at once (autofill); the authenticator answers.
+    await page.goto(f"{base}/signin")
+    await expect(page.get_by_role("status")).to_contain_text("已用通行密钥登录")
+    return context
+
+
+async def _in_mode(context: BrowserContext, base: str, lang: str, elder: bool) -> None:
+    await context.add_cookies(
+        [
+            {"name": "tongban_lang", "value": lang, "url": base},
+            {"name": "tongban_elder", "value": "1" if elder else "0", "url": base},
+        ]
+    )
+
+
+async def _check_shown_as(page: Page, lang: str, elder: bool) -> None:
+    """The combination really is the one asked for, so each of the four is audited."""
+    await expect(page.locator("html")).to_have_attribute("lang", lang)
+    if elder:
+        await expect(page.locator("html")).to_have_class("elder")
+    else:
+        await expect(page.locator("html")).not_to_have_class("elder")
+
+
+async def _audit_states_of_the_signin_form(
+    page: Page, axe: AxeNet, base: str, lang: str, elder: bool, phone: str
+) -> None:
+    """The htmx-swapped states: a field error, then the code step."""
+    await page.goto(f"{base}/signin")
+    phone_field = page.locator("#sms-phone")
+    await phone_field.fill("12345")
+    await page.locator("form[action='/signin/code'] button[type=submit]").click()
+    await expect(phone_field).to_have_attribute("aria-invalid", "true")
+    await _check_shown_as(page, lang, elder)
+    await axe.audit(page)
+    await phone_field.fill(phone)
+    await page.locator("form[action='/signin/code'] button[type=submit]").click()
+    await expect(page.locator("#sms-code")).to_be_visible()
+    await axe.audit(page)
+
+
+async def _audit_a_flash_message(page: Page, axe: AxeNet, lang: str, elder: bool) -> None:
+    """The preference form answers with a success message at the top of the page."""
+    await page.locator("#pref-lang").select_option(lang)
+    await page.locator("form[action='/preferences/language'] button[type=submit]").click()
+    await expect(page.locator(".flash-success")).to_be_visible()
+    await _check_shown_as(page, lang, elder)
+    await axe.audit(page)
+
+
+async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
+    browser: Browser,
+    axe: AxeNet,
+    live_server: ServerProcess,
+    live_worker: subprocess.Popen[bytes],
+) -> None:
+    base = live_server.public_url
+    contexts = {
+        "visitor": await browser.new_context(**PHONE),
+        "citizen": await _citizen(browser, base),
+        "staff": await _staff(browser, base),
+    }
+    pages = {who: await context.new_page() for who, context in contexts.items()}
+    audited = []
+    for number, (lang, elder) in enumerate(COMBINATIONS):
+        for context in contexts.values():
+            await _in_mode(context, base, lang, elder)
+        for visit in VISITS:
+            page = pages[visit.who]
+            response = await page.goto(f"{base}{visit.path}")
+            assert response is not None and response.status == visit.status, visit
+            await _check_shown_as(page, lang, elder)
+            await axe.audit(page)
+            audited.append((visit, lang, elder))
+        visitor = pages["visitor"]
+        await _audit_states_of_the_signin_form(
+            visitor, axe, base, lang, elder, phone=f"1390000551{number}"
+        )
+        await _audit_a_flash_message(visitor, axe, lang, elder)
+
+    await axe.settle()
+    # Reported here once, with everything the net saw on the way (the fixture would too).
+    found = axe.take()
+    assert not found, report(found)
+    assert len(audited) == len(VISITS) * len(COMBINATIONS)
