@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from app.asgi import create_app
+from app.core.context import ELDER_COOKIE
+from app.core.i18n import LANG_COOKIE
 from tests.conftest import ServerProcess
 from tests.e2e.axe import AxeNet, report
 from tests.e2e.conftest import PHONE
@@ -96,8 +98,8 @@ async def _staff(browser: Browser, base: str) -> BrowserContext:
 async def _in_mode(context: BrowserContext, base: str, lang: str, elder: bool) -> None:
     await context.add_cookies(
         [
-            {"name": "tongban_lang", "value": lang, "url": base},
-            {"name": "tongban_elder", "value": "1" if elder else "0", "url": base},
+            {"name": LANG_COOKIE, "value": lang, "url": base},
+            {"name": ELDER_COOKIE, "value": "1" if elder else "0", "url": base},
         ]
     )
 
