@@ -146,9 +146,7 @@ async def test_registration_starts_are_capped_per_account(client: PageClient) ->
     await sign_in(client, typed)
     token = csrf_from(await client.get("/account"))
     statuses = [
-        (
-            await client.post("/account/passkeys/options", headers={"x-csrftoken": token})
-        ).status_code
+        (await client.post("/account/passkeys/options", headers={"x-csrftoken": token})).status_code
         for _ in range(12)
     ]
     assert statuses[:10] == [201] * 10 and statuses[10:] == [429, 429]
