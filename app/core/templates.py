@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    select_autoescape,
+)
+from jinja2 import Template as JinjaTemplate
+from jinja2.ext import Extension
+from jinja2.lexer import (
+    TOKEN_DOT,
+    TOKEN_LPAREN,
+    TOKEN_NAME,
+    TOKEN_PIPE,
+    TOKEN_RPAREN,
+    TOKEN_STRING,
+    Token,
+    TokenStream,
+)
+from litestar.exceptions import TemplateNotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from markupsafe import Markup
@@ -48,6 +68,65 @@ def translate(message: str, **variables: Any) -> Markup:
     return _formatted(locale, message)
 
 
+class BakedTranslations(Extension):
+    """Translates every literal ``_("...")`` while a template compiles, for the language of the
+    environment it compiles in (``environment.baked_locale``): the compiled page then holds the
+    text itself, as if it had been written in that language. Calls with variables, or with
+    anything but one string literal, stay calls to ``translate`` at render time."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        locale = getattr(self.environment, "baked_locale", None)
+        if locale is None:
+            yield from stream
+            return
+        window: list[Token] = []
+        previous: Token | None = None
+        for token in stream:
+            window.append(token)
+            if not _may_continue(window, previous):
+                previous = window[-1]
+                yield from window
+                window = []
+            elif len(window) == 4:
+                # name "_", "(", string, ")": the translated text, marked safe as gettext does.
+                line = window[0].lineno
+                yield Token(line, TOKEN_LPAREN, "(")
+                yield Token(line, TOKEN_STRING, str(_formatted(locale, window[2].value)))
+                yield Token(line, TOKEN_PIPE, "|")
+                yield Token(line, TOKEN_NAME, "safe")
+                yield Token(line, TOKEN_RPAREN, ")")
+                previous, window = window[-1], []
+        yield from window
+
+
+def _may_continue(window: list[Token], previous: Token | None) -> bool:
+    """Whether ``window`` is still a prefix of ``_("literal")`` (not an attribute ``x._``)."""
+    expected = (TOKEN_NAME, TOKEN_LPAREN, TOKEN_STRING, TOKEN_RPAREN)
+    if window[0].value != "_" or (previous is not None and previous.type == TOKEN_DOT):
+        return False
+    return all(token.type == kind for token, kind in zip(window, expected, strict=False))
+
+
+class LocalisedTemplateEngine(JinjaTemplateEngine):
+    """Litestar's Jinja engine with one compiled copy of each template per language (overlays
+    of one environment: same globals, filters and loader; their own cache)."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(engine_instance=environment)
+        self.by_locale: dict[str, Environment] = {}
+        for locale in i18n.LOCALES:
+            overlay = environment.overlay(extensions=[BakedTranslations])
+            overlay.baked_locale = locale  # type: ignore[attr-defined]
+            self.by_locale[locale] = overlay
+
+    def get_template(self, template_name: str) -> JinjaTemplate:
+        environment = self.by_locale.get(i18n.current_locale.get(), self.engine)
+        try:
+            return environment.get_template(name=template_name)
+        except TemplateNotFound as exc:
+            raise TemplateNotFoundException(template_name=template_name) from exc
+
+
 def make_environment(*, auto_reload: bool = True) -> Environment:
     """``auto_reload`` checks every template file's mtime on each render (a stat per template
     and include): for editing in dev only. Without it a template is compiled once per process
@@ -75,4 +154,4 @@ def make_environment(*, auto_reload: bool = True) -> Environment:
 def template_config(settings: Settings | None = None) -> TemplateConfig[Any]:
     settings = settings or get_settings()
     environment = make_environment(auto_reload=settings.is_dev)
-    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+    return TemplateConfig(instance=LocalisedTemplateEngine(environment))
