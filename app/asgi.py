@@ -21,6 +21,7 @@ from app.core.csrf import CSRFMiddleware
 from app.core.database import close_pool, open_pool
 from app.core.errors import EXCEPTION_HANDLERS
 from app.core.logging import configure_logging
+from app.core.page_cache import PageCache
 from app.core.redis import make_client, resolve_redis_url
 from app.core.requests import AppRequest
 from app.core.sessions import SESSION_MAX_AGE, SessionConfig
@@ -94,7 +95,9 @@ def create_litestar(settings: Settings) -> Litestar:
         plugins=[HTMXPlugin()],
         request_class=AppRequest,
         exception_handlers=EXCEPTION_HANDLERS,
-        state=State({"redis": redis, "settings": settings}),
+        state=State(
+            {"redis": redis, "settings": settings, "page_cache": PageCache(settings.page_cache)}
+        ),
         request_max_body_size=MAX_BODY,
         openapi_config=None,
         debug=False,

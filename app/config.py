@@ -80,6 +80,9 @@ class Settings:
     sms_verify_per_ip_hour: int = 60
     sms_wrong_per_phone_hour: int = 10
     sms_wrong_per_phone_day_ceiling: int = 30
+    # Anonymous pages rendered once and reused (app/core/page_cache.py). Off in dev by default
+    # so template edits show at once.
+    page_cache: bool = True
     # Signed-in passkey registration starts per account per minute.
     passkey_register_per_minute: int = 10
     # Unauthenticated passkey sign-in options (each stores a challenge) per client per minute.
@@ -204,6 +207,7 @@ def load_settings() -> Settings:
         sms_wrong_per_phone_hour=_int("SMS_WRONG_PER_PHONE_HOUR", 10),
         sms_wrong_per_phone_day_ceiling=_int("SMS_WRONG_PER_PHONE_DAY_CEILING", 30),
         passkey_register_per_minute=_int("PASSKEY_REGISTER_PER_MINUTE", 10),
+        page_cache=_int("PAGE_CACHE", 0 if environment == "dev" else 1) == 1,
         passkey_options_per_minute=_int("PASSKEY_OPTIONS_PER_MINUTE", 30),
     )
 

@@ -36,6 +36,8 @@ os.environ.update(
         # would throttle the suite. tests/accounts/test_sms_signin.py fills it up on purpose.
         "TONGBAN_SMS_PER_IP_HOUR": "400",
         "TONGBAN_SMS_VERIFY_PER_IP_HOUR": "100000",
+        # Serve pages the way production does (app/core/page_cache.py).
+        "TONGBAN_PAGE_CACHE": "1",
         "TONGBAN_PASSKEY_OPTIONS_PER_MINUTE": "10000",
         # The test client serves the app from another event loop than the tests' own queries;
         # a pool would tie connections to one of them. Subprocess servers get a pool back.

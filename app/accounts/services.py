@@ -153,21 +153,23 @@ async def current(connection: ASGIConnection[Any, Any, Any, Any]) -> Signed | No
     if not isinstance(session, dict) or "ref" not in session:
         scope[_SCOPE_KEY] = False
         return None
-    login = (
-        await LoginSession.objects()
+    # One query for the login and its account (a join), not one each.
+    row = (
+        await LoginSession.select(*LoginSession.all_columns(), *LoginSession.account.all_columns())
         .where(
             LoginSession.session_ref == str(session["ref"]),
             LoginSession.revoked_at.is_null(),
             LoginSession.last_seen_at > _alive_since(),
+            LoginSession.account.is_active.eq(True),  # type: ignore[union-attr]
         )
         .first()
     )
-    account = None
-    if login is not None and login.account == session.get("account_id"):
-        account = (
-            await Account.objects()
-            .where(Account.id == login.account, Account.is_active.eq(True))
-            .first()
+    login = account = None
+    if row is not None and row["account"] == session.get("account_id"):
+        login = LoginSession(_exists_in_db=True, **{k: v for k, v in row.items() if "." not in k})
+        account = Account(
+            _exists_in_db=True,
+            **{k[len("account.") :]: v for k, v in row.items() if k.startswith("account.")},
         )
     if login is None or account is None:
         # Revoked elsewhere ("sign out other devices") or deactivated: end this session too.

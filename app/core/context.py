@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +56,13 @@ def current() -> RequestContext:
             request_id="-", nonce="", locale=i18n.current_locale.get(), elder=False, https=False
         )
     return ctx
+
+
+def use(ctx: RequestContext) -> Callable[[], None]:
+    """Make ``ctx`` current until the returned function is called (page_cache renders a page
+    with marker values this way)."""
+    token = _context.set(ctx)
+    return lambda: _context.reset(token)
 
 
 def _cookie(header: str, name: str) -> str | None:

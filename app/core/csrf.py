@@ -24,7 +24,6 @@ import secrets
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.datastructures.cookie import Cookie
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,17 +76,13 @@ class CSRFMiddleware:
         self.https = https
         self.cookie = cookie_name(self.https)
         self._cookie_prefix = (self.cookie + "=").encode()
+        self._cookie_start = self._cookie_prefix
+        self._cookie_end = b"; Path=/; SameSite=lax" + (b"; Secure" if https else b"")
 
     def _set_cookie_header(self, token: str) -> tuple[bytes, bytes]:
-        cookie = Cookie(
-            key=self.cookie,
-            value=token,
-            path="/",
-            secure=self.https,
-            httponly=False,  # htmx reads it for the x-csrftoken header
-            samesite="lax",
-        )
-        return b"set-cookie", cookie.to_header(header="").encode("latin-1")
+        # Built by hand around the token: the same header Litestar's Cookie would write, at a
+        # fraction of the cost on every first visit. Not HttpOnly: htmx reads it.
+        return b"set-cookie", self._cookie_start + token.encode("ascii") + self._cookie_end
 
     def _cookie_value(self, scope: Scope) -> str | None:
         for name, value in scope["headers"]:

@@ -8,10 +8,11 @@ from functools import lru_cache
 from typing import Any
 
 from litestar import Request, get
-from litestar.response import Response, Template
+from litestar.response import Response
 
 from app.catalogue.services import list_departments
 from app.config import FRONTEND
+from app.core.page_cache import page_cache
 
 STATIC = FRONTEND / "static"
 
@@ -56,11 +57,14 @@ async def manifest() -> Response[bytes]:
 
 
 @get("/", name="home")
-async def home(request: Request[Any, Any, Any]) -> Template:
+async def home(request: Request[Any, Any, Any]) -> Response[Any]:
     departments = await list_departments(request.app.state.redis)
-    return Template(template_name="home.html", context={"departments": departments})
+    # The departments tuple is a new object after every change: it keys the cached page.
+    return await page_cache(request).page(
+        request, "home.html", {"departments": departments}, key=departments
+    )
 
 
 @get("/offline", name="offline")
-async def offline() -> Template:
-    return Template(template_name="offline.html")
+async def offline(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await page_cache(request).page(request, "offline.html", {})

@@ -19,6 +19,7 @@ from app.config import get_settings
 from app.core.context import current as request_context
 from app.core.flash import flash
 from app.core.i18n import _
+from app.core.page_cache import page_cache
 from app.core.preferences import safe_next
 from app.core.ratelimit import allow
 
@@ -30,16 +31,18 @@ def ticket_cookie(https: bool) -> str:
     return "__Host-tongban_sms_ticket" if https else "tongban_sms_ticket"
 
 
+_FIRST_STEP = {
+    "step": "phone",
+    "next": "/account",
+    "phone": "",
+    "phone_input": "",
+    "error": None,
+    "error_field": None,
+}
+
+
 def _sms_page(request: HTMXRequest, context: dict[str, Any], status: int = 200) -> Template:
-    base = {
-        "step": "phone",
-        "next": "/account",
-        "phone": "",
-        "phone_input": "",
-        "error": None,
-        "error_field": None,
-    }
-    base.update(context)
+    base = {**_FIRST_STEP, **context}
     name = "signin/_sms.html" if request.htmx else "signin/page.html"
     return Template(template_name=name, context=base, status_code=status, headers=NO_STORE)
 
@@ -51,12 +54,14 @@ def _landing(signed_in: Account, target: str, has_key: bool) -> str:
 
 
 @get("/signin", name="signin")
-async def signin_page(
-    request: HTMXRequest, next: FromQuery[str] = "/account"
-) -> Template | Redirect:
+async def signin_page(request: HTMXRequest, next: FromQuery[str] = "/account") -> Response[Any]:
     if await services.current(request):
         return Redirect(safe_next(next), status_code=303)
-    return _sms_page(request, {"next": safe_next(next)})
+    if request.htmx:
+        return _sms_page(request, {"next": safe_next(next)})
+    return await page_cache(request).page(
+        request, "signin/page.html", {**_FIRST_STEP, "next": safe_next(next)}, headers=NO_STORE
+    )
 
 
 @post("/signin/code", name="signin_code")

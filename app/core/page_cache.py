@@ -1,0 +1,109 @@
+"""Anonymous pages rendered once and served with this request's nonce and CSRF token.
+
+A page seen by someone without a session differs from one request to the next only in the CSP
+nonce and the CSRF token: language, elderly mode, path and the page's data are the same for
+every such visitor. ``cached_page`` renders it once per (template, path, language, elderly
+mode, data key) with two markers in place of the nonce and the token, keeps the text split at
+the markers, and answers each later request by joining the pieces around its own nonce and
+token — no template work at all. Everything else goes through the normal ``Template``:
+
+- a request with any session data (signed in, or a flash message waiting) — the page shows
+  them;
+- a query string (``/signin?next=…``) — it is part of the page, and would make the keys
+  unbounded;
+- htmx requests (they get a partial), and any status but 200.
+
+The handler passes ``key``: whatever the page's data depends on, hashable (for the home page
+the departments tuple from the catalogue cache, which is a new object after every change).
+Templates do not change while a production process runs (no auto-reload); in development the
+cache is off so template edits show at once.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Hashable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from litestar import Request
+from litestar.enums import MediaType
+from litestar.response import Response, Template
+from litestar.utils.scope.state import ScopeState
+
+from app.core import context as request_context
+
+_NONCE = "tbnonce" + secrets.token_hex(12)
+_TOKEN = "tbcsrf" + secrets.token_hex(12)
+_MARKERS = re.compile(f"({_NONCE}|{_TOKEN})")
+MAX_ENTRIES = 256  # templates × languages × modes × data versions: a few dozen in practice
+
+
+class PageCache:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._pages: dict[Hashable, tuple[list[str], list[bool]]] = {}
+
+    def clear(self) -> None:
+        self._pages.clear()
+
+    async def page(
+        self,
+        request: Request[Any, Any, Any],
+        template_name: str,
+        context: Mapping[str, Any],
+        *,
+        key: Hashable = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response[Any]:
+        session = request.scope.get("session")
+        token = ScopeState.from_scope(request.scope).csrf_token
+        if (
+            not self.enabled
+            or session
+            or request.scope["query_string"]
+            or request.headers.get("hx-request")
+            or not isinstance(token, str)
+        ):
+            return Template(template_name=template_name, context=dict(context), headers=headers)
+        ctx = request_context.current()
+        cache_key = (template_name, request.scope["path"], ctx.locale, ctx.elder, key)
+        pieces = self._pages.get(cache_key)
+        if pieces is None:
+            pieces = self._render(request, template_name, context)
+            if len(self._pages) >= MAX_ENTRIES:
+                self._pages.clear()
+            self._pages[cache_key] = pieces
+        texts, is_nonce = pieces
+        body = [texts[0]]
+        for index, nonce in enumerate(is_nonce):
+            body.append(ctx.nonce if nonce else token)
+            body.append(texts[index + 1])
+        return Response("".join(body), media_type=MediaType.HTML, headers=headers)
+
+    def _render(
+        self, request: Request[Any, Any, Any], template_name: str, context: Mapping[str, Any]
+    ) -> tuple[list[str], list[bool]]:
+        state = ScopeState.from_scope(request.scope)
+        token = state.csrf_token
+        marked = replace(request_context.current(), nonce=_NONCE)
+        reset = request_context.use(marked)
+        state.csrf_token = _TOKEN
+        try:
+            template = request.app.template_engine.get_template(template_name)  # type: ignore[union-attr]
+            html = template.render(
+                **context,
+                request=request,
+                csrf_input=f'<input type="hidden" name="_csrf_token" value="{_TOKEN}" />',
+            )
+        finally:
+            state.csrf_token = token
+            reset()
+        parts = _MARKERS.split(html)
+        return parts[0::2], [part == _NONCE for part in parts[1::2]]
+
+
+def page_cache(request: Request[Any, Any, Any]) -> PageCache:
+    cache: PageCache = request.app.state.page_cache
+    return cache

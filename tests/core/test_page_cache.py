@@ -1,0 +1,97 @@
+"""Anonymous pages served from the page cache are the page a fresh render gives, with this
+request's own nonce and CSRF token; anything personal bypasses the cache."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from app.asgi import create_app
+from app.catalogue.services import CACHE, catalogue_changed
+from app.catalogue.tables import Department
+from app.config import Settings
+from app.core.csrf import cookie_name
+from tests.accounts.helpers import sign_in
+from tests.accounts.test_sms_signin import fresh_phone
+from tests.conftest import PageClient, csrf_from, validate_response
+
+PAGES = ["/", "/signin", "/offline"]
+NONCE = re.compile(r'nonce="([^"]+)"')
+
+
+def _neutral(html: str) -> str:
+    html = NONCE.sub('nonce=""', html)
+    html = re.sub(r'name="_csrf_token" value="[^"]+"', 'name="_csrf_token" value=""', html)
+    return re.sub(r'"x-csrftoken": "[^"]+"', '"x-csrftoken": ""', html)
+
+
+@pytest.fixture
+async def uncached(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    app = create_app(replace(settings, page_cache=False))
+    async with AsyncTestClient(app=app, base_url="http://tongban.local") as client:
+        yield client
+
+
+@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("cookies", [{}, {"tongban_lang": "en"}, {"tongban_elder": "1"}])
+async def test_a_cached_page_is_the_rendered_page(
+    client: PageClient,
+    uncached: AsyncTestClient,
+    path: str,
+    cookies: dict[str, str],  # type: ignore[type-arg]
+) -> None:
+    client.cookies.update(cookies)
+    uncached.cookies.update(cookies)
+    first, second = await client.get(path), await client.get(path)  # the second from the cache
+    fresh = await uncached.get(path)
+    assert first.status_code == second.status_code == fresh.status_code == 200
+    assert _neutral(second.text) == _neutral(fresh.text) == _neutral(first.text)
+    for header in ("content-type", "cache-control", "content-language"):
+        assert second.headers.get(header) == fresh.headers.get(header)
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_each_response_carries_its_own_nonce_and_token(path: str) -> None:
+    tokens, nonces = set(), set()
+    for _ in range(3):
+        async with AsyncTestClient(app=create_app(), base_url="http://tongban.local") as visitor:
+            page = await visitor.get(path)
+            validate_response(page)
+            token = csrf_from(page)
+            assert page.cookies.get(cookie_name(False)) == token  # the visitor's own token
+            found = set(NONCE.findall(page.text))
+            assert len(found) == 1
+            header = page.headers["content-security-policy"]
+            assert f"'nonce-{next(iter(found))}'" in header
+            tokens.add(token)
+            nonces |= found
+    assert len(tokens) == 3 and len(nonces) == 3
+
+
+async def test_signed_in_visitors_and_queries_bypass_the_cache(client: PageClient) -> None:
+    assert "/signin" in (await client.get("/")).text
+    typed, _phone = fresh_phone()
+    await sign_in(client, typed)
+    home = await client.get("/")
+    assert 'href="/account"' in home.text
+    client.cookies.clear()
+    page = await client.get("/signin?next=/account/passkeys")
+    assert 'value="/account/passkeys"' in page.text
+
+
+async def test_a_department_change_shows_on_the_cached_home_page(
+    client: PageClient, redis: object
+) -> None:
+    await client.get("/")
+    await Department.insert(Department(code="test-cache", name_zh="缓存测试局", name_en="Cache"))
+    try:
+        await catalogue_changed(redis)  # type: ignore[arg-type]
+        CACHE.clear_local()  # this process's copy too: the test app is another "process"
+        assert "缓存测试局" in (await client.get("/")).text
+    finally:
+        await Department.delete().where(Department.code == "test-cache")
+        await catalogue_changed(redis)  # type: ignore[arg-type]
