@@ -10,20 +10,20 @@ from typing import Any, Literal
 from litestar.connection import ASGIConnection
 
 Category = Literal["info", "success", "error"]
-_KEY = "_flashes"
+FLASHES = "_flashes"  # the session key that holds them
 
 
 def flash(
     request: ASGIConnection[Any, Any, Any, Any], message: str, category: Category = "info"
 ) -> None:
     session = dict(request.session)
-    session[_KEY] = [*session.get(_KEY, []), {"message": message, "category": category}]
+    session[FLASHES] = [*session.get(FLASHES, []), {"message": message, "category": category}]
     request.set_session(session)
 
 
 def pop_flashes(request: ASGIConnection[Any, Any, Any, Any]) -> list[dict[str, str]]:
     session = request.scope.get("session")
-    if not isinstance(session, dict) or _KEY not in session:
+    if not isinstance(session, dict) or FLASHES not in session:
         return []
-    flashes: list[dict[str, str]] = session.pop(_KEY)
+    flashes: list[dict[str, str]] = session.pop(FLASHES)
     return flashes

@@ -1,14 +1,17 @@
-"""Anonymous pages rendered once and served with this request's nonce and CSRF token.
+"""Pages that are the same for everyone, rendered once and served with this request's nonce
+and CSRF token.
 
-A page seen by someone without a session differs from one request to the next only in the CSP
-nonce and the CSRF token: language, elderly mode, path and the page's data are the same for
-every such visitor. ``cached_page`` renders it once per (template, path, language, elderly
-mode, data key) with two markers in place of the nonce and the token, keeps the text split at
-the markers, and answers each later request by joining the pieces around its own nonce and
-token — no template work at all. Everything else goes through the normal ``Template``:
+Some pages (home, sign-in, offline) depend on the visitor only through the language, elderly
+mode and whether someone is signed in (the top bar's link); otherwise they differ from one
+request to the next only in the CSP nonce and the CSRF token. ``PageCache.page`` renders such a
+page once per (template, path, language, elderly mode, signed in, data key) with two markers in
+place of the nonce and the token, keeps the text split at the markers, and answers each later
+request by joining the pieces around its own nonce and token — no template work at all.
 
-- a request with any session data (signed in, or a flash message waiting) — the page shows
-  them;
+Only a handler whose page follows that rule may use it. Everything else goes through the normal
+``Template``:
+
+- a session with a flash message waiting (the page shows it, once);
 - a query string (``/signin?next=…``) — it is part of the page, and would make the keys
   unbounded;
 - htmx requests (they get a partial), and any status but 200.
@@ -33,6 +36,7 @@ from litestar.response import Response, Template
 from litestar.utils.scope.state import ScopeState
 
 from app.core import context as request_context
+from app.core.flash import FLASHES
 
 _NONCE = "tbnonce" + secrets.token_hex(12)
 _TOKEN = "tbcsrf" + secrets.token_hex(12)
@@ -58,17 +62,20 @@ class PageCache:
         headers: dict[str, str] | None = None,
     ) -> Response[Any]:
         session = request.scope.get("session")
+        if not isinstance(session, dict):
+            session = {}
         token = ScopeState.from_scope(request.scope).csrf_token
         if (
             not self.enabled
-            or session
+            or FLASHES in session
             or request.scope["query_string"]
             or request.headers.get("hx-request")
             or not isinstance(token, str)
         ):
             return Template(template_name=template_name, context=dict(context), headers=headers)
         ctx = request_context.current()
-        cache_key = (template_name, request.scope["path"], ctx.locale, ctx.elder, key)
+        signed_in = bool(session.get("account_id"))
+        cache_key = (template_name, request.scope["path"], ctx.locale, ctx.elder, signed_in, key)
         pieces = self._pages.get(cache_key)
         if pieces is None:
             pieces = self._render(request, template_name, context)

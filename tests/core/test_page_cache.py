@@ -1,5 +1,6 @@
-"""Anonymous pages served from the page cache are the page a fresh render gives, with this
-request's own nonce and CSRF token; anything personal bypasses the cache."""
+"""Pages served from the page cache are the page a fresh render gives, with this request's own
+nonce and CSRF token, for visitors signed in or not; a waiting flash message or a query string
+bypasses the cache."""
 
 from __future__ import annotations
 
@@ -72,13 +73,23 @@ async def test_each_response_carries_its_own_nonce_and_token(path: str) -> None:
     assert len(tokens) == 3 and len(nonces) == 3
 
 
-async def test_signed_in_visitors_and_queries_bypass_the_cache(client: PageClient) -> None:
-    assert "/signin" in (await client.get("/")).text
+async def test_signed_in_visitors_get_their_own_variant_and_their_flash_messages(
+    client: PageClient,
+    uncached: AsyncTestClient,  # type: ignore[type-arg]
+) -> None:
+    assert 'href="/signin"' in (await client.get("/")).text
     typed, _phone = fresh_phone()
     await sign_in(client, typed)
-    home = await client.get("/")
-    assert 'href="/account"' in home.text
-    client.cookies.clear()
+    with_flash = await client.get("/")
+    assert 'href="/account"' in with_flash.text and "登录成功" in with_flash.text
+    cached = await client.get("/")
+    assert 'href="/account"' in cached.text and "登录成功" not in cached.text
+    uncached.cookies.update(client.cookies)
+    assert _neutral((await uncached.get("/")).text) == _neutral(cached.text)
+
+
+async def test_a_query_string_bypasses_the_cache(client: PageClient) -> None:
+    await client.get("/signin")
     page = await client.get("/signin?next=/account/passkeys")
     assert 'value="/account/passkeys"' in page.text
 
