@@ -23,6 +23,12 @@ from tests.conftest import PageClient, csrf_from
 from tests.fixtures import soft_authenticator
 from tests.fixtures.soft_authenticator import SoftAuthenticator
 
+# Client data of a ceremony run inside another site's iframe (WebAuthn L3 §7.1 steps 10–11).
+FOREIGN_FRAMES = [
+    {"crossOrigin": True, "topOrigin": "https://evil.example"},
+    {"crossOrigin": True},
+    {"topOrigin": "https://evil.example"},
+]
 BAD_NAMES = ["手机\x00", "手机\n二号", "\u202elanigiro", "a\u2066b", "tab\there", "x\x85"]
 
 
@@ -70,14 +76,7 @@ async def test_credential_ids_over_1023_bytes_are_refused(
     assert (await register(client, SoftAuthenticator())).status_code == 201
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {"crossOrigin": True, "topOrigin": "https://evil.example"},
-        {"crossOrigin": True},
-        {"topOrigin": "https://evil.example"},
-    ],
-)
+@pytest.mark.parametrize("changes", FOREIGN_FRAMES)
 async def test_registration_in_a_foreign_frame_is_refused(
     client: PageClient, changes: dict[str, Any]
 ) -> None:
@@ -97,14 +96,7 @@ async def test_registration_in_a_foreign_frame_is_refused(
     assert not await Passkey.exists().where(Passkey.account.phone == phone)
 
 
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {"crossOrigin": True, "topOrigin": "https://evil.example"},
-        {"crossOrigin": True},
-        {"topOrigin": "https://evil.example"},
-    ],
-)
+@pytest.mark.parametrize("changes", FOREIGN_FRAMES)
 async def test_sign_in_from_a_foreign_frame_is_refused(
     client: PageClient, changes: dict[str, Any]
 ) -> None:
