@@ -154,4 +154,6 @@ def make_environment(*, auto_reload: bool = True) -> Environment:
 def template_config(settings: Settings | None = None) -> TemplateConfig[Any]:
     settings = settings or get_settings()
     environment = make_environment(auto_reload=settings.is_dev)
+    # Where passkeys work: WebAuthn refuses IP addresses, so pages opened at one link here.
+    environment.globals["public_url"] = settings.public_url
     return TemplateConfig(instance=LocalisedTemplateEngine(environment))

@@ -93,3 +93,21 @@ async def test_a_browser_without_webauthn_is_told_so(
     await expect(page.get_by_label("手机号码")).to_be_visible()
     # Scripts ran, so the "needs JavaScript" sentence is not shown as well.
     await expect(page.get_by_text("通行密钥需要启用 JavaScript")).to_be_hidden()
+
+
+async def test_at_an_ip_address_the_sign_in_page_says_where_passkeys_work(
+    context: BrowserContext, live_server: ServerProcess
+) -> None:
+    # WebAuthn refuses IP addresses ("This is an invalid domain."); the page must say so in
+    # its own words and point to the named address, never leave the browser's raw error.
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/signin")  # http://127.0.0.1:PORT
+    notice = page.get_by_text("通行密钥不能在 IP 地址下使用")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text(live_server.public_url)
+    await expect(page.get_by_role("button", name="用通行密钥登录")).to_be_hidden()
+    await expect(page.get_by_text("invalid domain")).to_have_count(0)
+    # At the named address the passkey button is there and the notice is not.
+    await page.goto(f"{live_server.public_url}/signin")
+    await expect(page.get_by_role("button", name="用通行密钥登录")).to_be_visible()
+    await expect(page.get_by_text("通行密钥不能在 IP 地址下使用")).to_be_hidden()

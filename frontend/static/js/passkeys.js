@@ -177,7 +177,16 @@
     });
   }
 
+  // WebAuthn refuses an IP address as the relying party ("This is an invalid domain."): say
+  // plainly where passkeys work instead of letting the browser's raw error through.
+  var ipHost = /^[0-9.]+$/.test(location.hostname) || location.hostname.indexOf(":") >= 0 ||
+    location.hostname.charAt(0) === "[";
+
   document.addEventListener("DOMContentLoaded", function () {
+    if (ipHost) {
+      document.querySelectorAll("[data-webauthn-ip-host]").forEach(function (node) { node.hidden = false; });
+      return;
+    }
     if (!supported) {
       document.querySelectorAll("[data-webauthn-unsupported]").forEach(function (node) { node.hidden = false; });
       return;
