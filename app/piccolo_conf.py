@@ -28,5 +28,6 @@ APP_REGISTRY = AppRegistry(
         "app.catalogue.piccolo_app",
         "app.notifications.piccolo_app",
         "app.accounts.piccolo_app",
+        "app.licences.piccolo_app",
     ]
 )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from app.accounts.seed import seed_accounts
 from app.catalogue.seed import seed_departments
+from app.licences.seed import seed_licences
 
 
 async def seed_all() -> dict[str, int]:
     departments = await seed_departments()  # accounts refer to departments: first
-    return {"departments": departments, "accounts": await seed_accounts()}
+    accounts = await seed_accounts()
+    licences = await seed_licences()  # licences refer to accounts: after them
+    return {"departments": departments, "accounts": accounts, "licences": licences}
