@@ -27,6 +27,7 @@ from app.core.requests import AppRequest
 from app.core.sessions import SESSION_MAX_AGE, SessionConfig
 from app.core.static import StaticFileSystem
 from app.core.templates import template_config
+from app.licences import controllers as licences_controllers
 from app.notifications import controllers as notifications_controllers
 
 SESSION_COOKIE = "tongban_session"
@@ -76,6 +77,7 @@ def create_litestar(settings: Settings) -> Litestar:
             preferences.set_elderly,
             *accounts_controllers.ROUTES,
             *notifications_controllers.ROUTES,
+            *licences_controllers.ROUTES,
             create_static_files_router(
                 path="/static", directories=[FRONTEND / "static"], file_system=StaticFileSystem()
             ),
