@@ -145,8 +145,9 @@ async def licence_verify(token: FromPath[str]) -> Template:
     context.update(
         state="genuine" if verified.current else "not_current",
         licence=licence,
+        # (label, value, printed on the licence: Chinese whatever the page language)
         shown=[
-            (labels[key], field_value(licence, key))
+            (labels[key], field_value(licence, key), key != "valid_until")
             for key in licence.shareable()
             if key in verified.claim.fields
         ],

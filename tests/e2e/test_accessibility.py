@@ -148,6 +148,18 @@ async def _audit_a_flash_message(page: Page, axe: AxeNet, lang: str, elder: bool
     await axe.audit(page)
 
 
+async def _audit_showing_a_licence(page: Page, axe: AxeNet, base: str) -> None:
+    """亮证: the QR code page, then the verify page a verifier opens from it (the token is
+    made at that moment, so these two cannot be fixed VISITS)."""
+    await page.goto(f"{base}/licences/1")
+    await page.locator("form[action='/licences/1/share'] button[type=submit]").click()
+    await expect(page.locator("img.qr")).to_be_visible()
+    await axe.audit(page)
+    await page.locator("a[href*='/licences/verify/']").click()
+    await expect(page.locator(".flash-success")).to_be_visible()
+    await axe.audit(page)
+
+
 async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
     browser: Browser,
     axe: AxeNet,
@@ -177,6 +189,7 @@ async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
             visitor, axe, base, lang, elder, phone=f"1390000551{number}"
         )
         await _audit_a_flash_message(visitor, axe, lang, elder)
+        await _audit_showing_a_licence(pages["citizen"], axe, base)
 
     await axe.settle()
     # Reported here once, with everything the net saw on the way (the fixture would too).
