@@ -159,7 +159,19 @@ async def companies_of(account_id: int) -> dict[int, str]:
 async def held_licence_types(account_id: int) -> frozenset[str]:
     """Codes of the licence types the account holds now, itself or through a company it
     represents: what the guide's checklist marks 免于提交."""
-    return frozenset(item.type_code for item in await _held_by(account_id) if item.current())
+    companies = await represented_company_ids(account_id)
+    mine: Any = Licence.holder_account == account_id
+    if companies:
+        mine = mine | Licence.holder_company.is_in(companies)
+    on = today()
+    rows = await Licence.select(
+        Licence.licence_type.code.as_alias("code"), Licence.valid_until
+    ).where(mine, Licence.revoked_at.is_null(), Licence.valid_from <= on)
+    return frozenset(
+        row["code"]
+        for row in rows
+        if row["valid_until"] is None or _as_date(row["valid_until"]) >= on
+    )
 
 
 class ShareRefused(Exception):
