@@ -12,6 +12,7 @@ import pytest
 from app.accounts.id_number import normalise_id_number
 from app.accounts.tables import Account
 from app.asgi import create_app
+from app.core.i18n import LANG_COOKIE
 from app.licences import services, tokens
 from app.licences.seed import DEMO_LICENCES, seed_licences
 from app.licences.tables import Company, Licence, Representative
@@ -204,9 +205,10 @@ async def test_expired_tampered_junk_and_oversized_tokens_get_a_clear_page(
         page = await client.get(f"/licences/verify/{token}")
         assert page.status_code in (400, 404), token
     page = await client.get(
-        f"/licences/verify/{valid[:-3]}AAA", headers={"cookie": "tongban_lang=en"}
+        f"/licences/verify/{valid[:-3]}AAA", headers={"cookie": f"{LANG_COOKIE}=en"}
     )
     assert page.status_code == 400
+    assert "not one we issued" in page.text
 
 
 async def test_another_person_can_neither_see_nor_share_my_licence(client: PageClient) -> None:
