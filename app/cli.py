@@ -121,6 +121,25 @@ def createuser(phone: str, role: str, department: str | None, name: str) -> None
     click.echo(f"created {role} account {account.id} for {mask_phone(number)}")
 
 
+@main.group()
+def catalogue() -> None:
+    """The service catalogue."""
+
+
+@catalogue.command("generate")
+@click.argument("count", type=click.IntRange(min=0))
+@click.option("--seed", default=1093, show_default=True, help="Random seed: same seed, same items.")
+def catalogue_generate(count: int, seed: int) -> None:
+    """Replace the synthetic items with COUNT generated ones (tests and benchmarks)."""
+    from app.catalogue.generate import generate
+
+    try:
+        made = asyncio.run(generate(count, seed))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"synthetic items: {made}")
+
+
 @main.command("makemigrations")
 @click.argument("apps", nargs=-1)
 def makemigrations(apps: tuple[str, ...]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.accounts.seed import seed_accounts
-from app.catalogue.seed import seed_departments
+from app.catalogue.seed import seed_catalogue, seed_departments
 from app.licences.seed import seed_licences
 
 
@@ -11,4 +11,10 @@ async def seed_all() -> dict[str, int]:
     departments = await seed_departments()  # accounts refer to departments: first
     accounts = await seed_accounts()
     licences = await seed_licences()  # licences refer to accounts: after them
-    return {"departments": departments, "accounts": accounts, "licences": licences}
+    services = await seed_catalogue()  # the data file, upserted: edits show on reseeding
+    return {
+        "departments": departments,
+        "accounts": accounts,
+        "licences": licences,
+        "services": services,
+    }

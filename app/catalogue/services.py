@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from app.catalogue.schemas import DepartmentSummary
-from app.catalogue.tables import Department
+from app.catalogue.conditions import parse
+from app.catalogue.schemas import (
+    Acceptance,
+    DepartmentSummary,
+    GuideOption,
+    GuideQuestionSpec,
+    MaterialSpec,
+    ServiceItemDetail,
+)
+from app.catalogue.tables import Department, GuideQuestion, Material, ServiceItem
 from app.core.cache import VersionedCache
 
 CACHE = VersionedCache("catalogue")
@@ -25,6 +33,82 @@ async def _load_departments() -> tuple[DepartmentSummary, ...]:
 async def list_departments(redis: Redis) -> tuple[DepartmentSummary, ...]:
     """Every department, in the order they were added."""
     return await CACHE.get(redis, "departments", _load_departments)
+
+
+async def read_item(code: str) -> ServiceItemDetail | None:
+    """One item with its questions and materials, straight from the database (three queries).
+
+    Conditions were checked when they were written; they are parsed again here, against the
+    item's own questions, so a row edited by hand into nonsense fails loudly, not silently.
+    """
+    row = await (
+        ServiceItem.select(*ServiceItem.all_columns(), ServiceItem.department.code.as_alias("dept"))
+        .where(ServiceItem.code == code)
+        .output(load_json=True)
+        .first()
+    )
+    if row is None:
+        return None
+    questions = tuple(
+        GuideQuestionSpec(
+            code=q["code"],
+            text_zh=q["text_zh"],
+            text_en=q["text_en"],
+            multiple=q["multiple"],
+            options=tuple(GuideOption(o["code"], o["zh"], o["en"]) for o in q["options"]),
+        )
+        for q in await GuideQuestion.select()
+        .where(GuideQuestion.item == row["id"])
+        .order_by(GuideQuestion.position)
+        .output(load_json=True)
+    )
+    options = {q.code: frozenset(o.code for o in q.options) for q in questions}
+    materials = tuple(
+        MaterialSpec(
+            code=m["code"],
+            name_zh=m["name_zh"],
+            name_en=m["name_en"],
+            kind=m["kind"],
+            note_zh=m["note_zh"],
+            note_en=m["note_en"],
+            licence_type=m["licence_type"],
+            required=m["required"],
+            tolerable=m["tolerable"],
+            pledgeable=m["pledgeable"],
+            deferrable=m["deferrable"],
+            condition=None if m["condition"] is None else parse(m["condition"], options),
+        )
+        for m in await Material.select()
+        .where(Material.item == row["id"])
+        .order_by(Material.position)
+        .output(load_json=True)
+    )
+    return ServiceItemDetail(
+        code=row["code"],
+        name_zh=row["name_zh"],
+        name_en=row["name_en"],
+        department=row["dept"],
+        description_zh=row["description_zh"],
+        description_en=row["description_en"],
+        fee_zh=row["fee_zh"],
+        fee_en=row["fee_en"],
+        legal_days=row["legal_days"],
+        promised_days=row["promised_days"],
+        approval_levels=row["approval_levels"],
+        counter_visit=row["counter_visit"],
+        delivery=tuple(row["delivery"]),
+        min_assurance=row["min_assurance"],
+        acceptance=Acceptance(
+            tolerated=row["allows_tolerated"],
+            pledge=row["allows_pledge"],
+            pledge_text_zh=row["pledge_text_zh"],
+            pledge_text_en=row["pledge_text_en"],
+            deferral_max_days=row["deferral_max_days"],
+        ),
+        life_events=tuple(row["life_events"]),
+        questions=questions,
+        materials=materials,
+    )
 
 
 async def catalogue_changed(redis: Redis) -> None:
