@@ -1,4 +1,5 @@
-"""Demo data for ``make run``: every seeder inserts only what is missing."""
+"""Demo data for ``make run``: every seeder is safe to run again (the catalogue is upserted
+from its data file, the rest inserted only where missing)."""
 
 from __future__ import annotations
 

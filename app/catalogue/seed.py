@@ -9,6 +9,7 @@ to them). Whoever calls it outside ``tongban seed`` announces the change with
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.table import Table
@@ -48,6 +49,8 @@ async def _upsert(
             key: value for key, value in row.items() if old.get(key) != value
         }
         if changed:
+            if "updated_at" in old:
+                changed["updated_at"] = datetime.now(UTC)
             await table.update(changed).where(table._meta.primary_key == old["id"])
     if prune:
         gone = [row["id"] for code, row in existing.items() if code not in ids]

@@ -159,14 +159,17 @@ async def test_reseeding_changes_nothing_and_edits_are_upserted() -> None:
             food(d)["materials"].pop(),
         )
     )
+    food_row = ServiceItem.select(
+        ServiceItem.id, ServiceItem.name_zh, ServiceItem.updated_at
+    ).where(ServiceItem.code == "food-business-licence")
+    untouched = await food_row.first()
+    assert untouched is not None
     try:
         await seed_catalogue(check(edited))
-        row = (
-            await ServiceItem.select(ServiceItem.id, ServiceItem.name_zh)
-            .where(ServiceItem.code == "food-business-licence")
-            .first()
-        )
+        row = await food_row.first()
         assert row is not None and row["name_zh"] == "食品经营许可证核发（改）"
+        assert row["id"] == untouched["id"]  # updated in place
+        assert row["updated_at"] > untouched["updated_at"]
         codes = await Material.select(Material.code).where(Material.item == row["id"])
         assert "special_food_counter" not in {c["code"] for c in codes}
     finally:
