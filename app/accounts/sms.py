@@ -2,7 +2,7 @@
 
 Rules (limits in settings, reasoning in docs/security.md): 6-digit codes, kept only as an HMAC,
 valid 5 minutes, at most 5 guesses per code. A code can be redeemed only with the **ticket**
-handed to the device that asked for it (kept in that device's session), so nobody else can
+handed to the device that asked for it (in an HttpOnly cookie of that device), so nobody else can
 guess at it, burn its attempts or replace it: an attacker who asks for codes for someone
 else's number only ever guesses at their own codes.
 

@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +65,15 @@ def use(ctx: RequestContext) -> Callable[[], None]:
     return lambda: _context.reset(token)
 
 
-def _cookie(header: str, name: str) -> str | None:
+def cookie_header(scope: Mapping[str, Any]) -> str:
+    """The request's cookies as one header; HTTP/2 may split them over several fields
+    (RFC 9113 §8.2.3)."""
+    return "; ".join(
+        value.decode("latin-1") for name, value in scope.get("headers") or () if name == b"cookie"
+    )
+
+
+def cookie_value(header: str, name: str) -> str | None:
     """One cookie's value from a Cookie header (RFC 6265 §5.4: ``name=value`` pairs joined by
     ``; ``). Only our own short, unquoted values are read here, so no full parser is needed."""
     prefix = name + "="
@@ -117,7 +125,8 @@ class RequestContextMiddleware:
             return
         if _CONTROL.search(scope["path"]):
             scope = {**scope, "path": NOT_FOUND_PATH, "raw_path": NOT_FOUND_PATH.encode()}
-        if scope["method"] == "HEAD":
+        method = scope["method"]  # as asked, for the access log
+        if method == "HEAD":
             scope = {**scope, "method": "GET"}
             send = _without_body(send)
 
@@ -135,7 +144,7 @@ class RequestContextMiddleware:
             request_id = os.urandom(16).hex()
         cookies = cookie.decode("latin-1")
         locale = i18n.negotiate(
-            _cookie(cookies, i18n.LANG_COOKIE), accept_language.decode("latin-1")
+            cookie_value(cookies, i18n.LANG_COOKIE), accept_language.decode("latin-1")
         )
         proxies = self.settings.trusted_proxies
         if proxies > 0:
@@ -150,7 +159,7 @@ class RequestContextMiddleware:
             request_id=request_id,
             nonce=secrets.token_urlsafe(18),
             locale=locale,
-            elder=_cookie(cookies, ELDER_COOKIE) == "1",
+            elder=cookie_value(cookies, ELDER_COOKIE) == "1",
             https=https,
             client_ip=address,
         )
@@ -186,7 +195,6 @@ class RequestContextMiddleware:
             path = scope.get("path", "")
             if path not in ("/healthz", "/readyz") and not path.startswith("/static/"):
                 duration = time.perf_counter() - started
-                method = scope.get("method")
                 # Successful page views are the bulk of traffic and the TLS proxy logs them
                 # already: they are debug lines unless slow. Writes, errors and slow requests
                 # are always logged.

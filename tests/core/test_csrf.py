@@ -70,7 +70,7 @@ async def test_under_https_the_cookies_carry_the_host_prefix(settings: Settings)
             if name == "set-cookie" and value.startswith("__Host-tongban_csrf=")
         )
         attributes = {part.strip().split("=")[0].lower() for part in header.split(";")}
-        assert {"secure", "path"} <= attributes and "domain" not in attributes
+        assert {"secure", "path", "httponly"} <= attributes and "domain" not in attributes
         assert "Path=/" in header
         token = csrf_from(page)
         refused = await tls.post(
