@@ -16,10 +16,15 @@ from __future__ import annotations
 from typing import ClassVar
 
 import msgspec
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 
 from app.core.errors import BadInput
 from app.core.i18n import _
 from app.core.text import unsafe_text
+
+# How a handler takes a plain HTML form: ``data: Annotated[MyForm, FORM_BODY]``.
+FORM_BODY = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
 def unsafe_text_message() -> str:

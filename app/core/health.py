@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from app.config import get_settings
 from app.core.logging import get_logger
+from app.core.security import NO_STORE
 
 log = get_logger("health")
 HEARTBEAT_KEY = "tongban:workers:heartbeat"
@@ -98,5 +99,5 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     return Response(
         {"status": "ok" if ok else "fail", "checks": checks},
         status_code=200 if ok else 503,
-        headers={"Cache-Control": "no-store"},
+        headers=NO_STORE,
     )

@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.response import Redirect, Response
 
 from app.config import get_settings
@@ -18,7 +16,7 @@ from app.core import i18n
 from app.core.context import ELDER_COOKIE
 from app.core.errors import BadInput
 from app.core.flash import flash
-from app.core.forms import Form
+from app.core.forms import FORM_BODY, Form
 from app.core.i18n import _
 from app.core.text import has_control_characters
 
@@ -74,7 +72,7 @@ async def _save_for_account(request: Request[Any, Any, Any], **changes: object) 
 @post("/preferences/language", name="set_language")
 async def set_language(
     request: Request[Any, Any, Any],
-    data: Annotated[LanguageForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    data: Annotated[LanguageForm, FORM_BODY],
 ) -> Redirect:
     locale = data.lang if data.lang in i18n.LOCALES else None
     if locale is None:
@@ -91,7 +89,7 @@ async def set_language(
 @post("/preferences/elderly", name="set_elderly")
 async def set_elderly(
     request: Request[Any, Any, Any],
-    data: Annotated[ElderlyForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    data: Annotated[ElderlyForm, FORM_BODY],
 ) -> Redirect:
     if data.elder not in ("0", "1"):
         raise BadInput(detail=_("Please choose on or off."))

@@ -29,6 +29,9 @@ def content_security_policy(nonce: str) -> str:
     )
 
 
+# Personal pages and verdicts never enter a shared cache.
+NO_STORE = {"Cache-Control": "no-store"}
+
 # Camera for selfie capture on our own origin only; nothing else the app does not use.
 PERMISSIONS_POLICY = (
     "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), "

@@ -9,21 +9,19 @@ from typing import Annotated, Any
 
 import segno
 from litestar import get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from app.accounts import services as accounts
 from app.accounts.guards import requires_signed_in
 from app.core.context import current as request_context
+from app.core.forms import FORM_BODY
 from app.core.i18n import _
+from app.core.security import NO_STORE
 from app.licences import services, tokens
 from app.licences.schemas import ShareForm
-
-Form = Body(media_type=RequestEncodingType.URL_ENCODED)
-NO_STORE = {"Cache-Control": "no-store"}  # personal pages and verdicts never enter a cache
 
 
 def field_labels(licence: services.LicenceView) -> dict[str, str]:
@@ -98,7 +96,7 @@ async def licence_detail(request: HTMXRequest, licence_id: FromPath[int]) -> Tem
 
 @post("/licences/{licence_id:int}/share", name="licence_share", guards=[requires_signed_in])
 async def licence_share(
-    request: HTMXRequest, licence_id: FromPath[int], data: Annotated[ShareForm, Form]
+    request: HTMXRequest, licence_id: FromPath[int], data: Annotated[ShareForm, FORM_BODY]
 ) -> Template:
     now = int(time.time())
     try:

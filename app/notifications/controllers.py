@@ -19,6 +19,7 @@ from litestar.response import Template
 
 from app.core.errors import BadInput
 from app.core.i18n import _
+from app.core.security import NO_STORE
 from app.notifications.services import E164, recent_dev_messages
 
 
@@ -34,7 +35,7 @@ async def dev_inbox(request: HTMXRequest) -> Template:
     return Template(
         template_name=name,
         context={"messages": messages},
-        headers={"Cache-Control": "no-store"},
+        headers=NO_STORE,
     )
 
 

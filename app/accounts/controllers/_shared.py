@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.plugins.htmx import ClientRedirect, HTMXRequest
 from litestar.response import Redirect, Response
 
@@ -14,9 +12,7 @@ from app.catalogue.tables import Department
 from app.core.context import current as request_context
 from app.core.i18n import _
 
-Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 MAX_ID = 2**31 - 1  # Serial columns are 32-bit integers
-NO_STORE = {"Cache-Control": "no-store"}  # personal pages never enter a shared cache
 
 
 def go(request: HTMXRequest, target: str) -> Response[Any]:

@@ -12,13 +12,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Response, Template
 
 from app.accounts import passkeys, services
-from app.accounts.controllers._shared import (
-    MAX_ID,
-    NO_STORE,
-    Form,
-    department_name,
-    role_label,
-)
+from app.accounts.controllers._shared import MAX_ID, department_name, role_label
 from app.accounts.guards import requires_signed_in
 from app.accounts.id_number import mask_id_number, normalise_id_number, seal, unseal
 from app.accounts.phone import national
@@ -26,8 +20,10 @@ from app.accounts.schemas import NameForm, PasskeyRegistration, ProfileForm
 from app.accounts.tables import Account, Passkey
 from app.core.errors import BadInput
 from app.core.flash import flash
+from app.core.forms import FORM_BODY
 from app.core.i18n import _
 from app.core.ratelimit import allow
+from app.core.security import NO_STORE
 from app.core.transactions import write_transaction
 from app.notifications.services import notify, send_soon
 
@@ -75,7 +71,7 @@ async def account_page(request: HTMXRequest) -> Template:
 
 @post("/account/profile", name="account_profile", guards=[requires_signed_in])
 async def account_profile(
-    request: HTMXRequest, data: Annotated[ProfileForm, Form]
+    request: HTMXRequest, data: Annotated[ProfileForm, FORM_BODY]
 ) -> Template | Redirect:
     signed = await services.current(request)
     assert signed is not None
@@ -181,7 +177,7 @@ async def _own_passkey(request: HTMXRequest, passkey_id: int) -> tuple[services.
     "/account/passkeys/{passkey_id:int}/rename", name="passkey_rename", guards=[requires_signed_in]
 )
 async def passkey_rename(
-    request: HTMXRequest, passkey_id: FromPath[int], data: Annotated[NameForm, Form]
+    request: HTMXRequest, passkey_id: FromPath[int], data: Annotated[NameForm, FORM_BODY]
 ) -> Redirect:
     _signed, passkey = await _own_passkey(request, passkey_id)
     name = data.name.strip()

@@ -11,17 +11,19 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Response, Template
 
 from app.accounts import passkeys, services, sms
-from app.accounts.controllers._shared import NO_STORE, Form, go
+from app.accounts.controllers._shared import go
 from app.accounts.phone import national
 from app.accounts.schemas import CodeForm, PasskeySignIn, PhoneForm
 from app.accounts.tables import Account
 from app.config import get_settings
 from app.core.context import current as request_context
 from app.core.flash import flash
+from app.core.forms import FORM_BODY
 from app.core.i18n import _
 from app.core.page_cache import page_cache
 from app.core.preferences import safe_next
 from app.core.ratelimit import allow
+from app.core.security import NO_STORE
 
 
 def ticket_cookie(https: bool) -> str:
@@ -65,7 +67,7 @@ async def signin_page(request: HTMXRequest, next: FromQuery[str] = "/account") -
 
 
 @post("/signin/code", name="signin_code")
-async def signin_code(request: HTMXRequest, data: Annotated[PhoneForm, Form]) -> Template:
+async def signin_code(request: HTMXRequest, data: Annotated[PhoneForm, FORM_BODY]) -> Template:
     target = safe_next(data.next)
     try:
         sent = await sms.request_code(
@@ -111,7 +113,9 @@ async def signin_code(request: HTMXRequest, data: Annotated[PhoneForm, Form]) ->
 
 
 @post("/signin/verify", name="signin_verify")
-async def signin_verify(request: HTMXRequest, data: Annotated[CodeForm, Form]) -> Response[Any]:
+async def signin_verify(
+    request: HTMXRequest, data: Annotated[CodeForm, FORM_BODY]
+) -> Response[Any]:
     target = safe_next(data.next)
     code_context = {
         "step": "code",

@@ -7,8 +7,9 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from app.accounts import services
-from app.accounts.controllers._shared import NO_STORE, department_name, role_label
+from app.accounts.controllers._shared import department_name, role_label
 from app.accounts.guards import STAFF
+from app.core.security import NO_STORE
 
 
 @get("/staff", name="staff_home", guards=STAFF)
