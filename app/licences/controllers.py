@@ -100,7 +100,7 @@ async def licence_share(
 ) -> Template:
     now = int(time.time())
     try:
-        token = await services.share(await _account_id(request), licence_id, data.chosen(), now)
+        shared = await services.share(await _account_id(request), licence_id, data.chosen(), now)
     except services.ShareRefused:
         return await _detail_page(
             request,
@@ -108,9 +108,9 @@ async def licence_share(
             _("Choose at least one of the fields listed. Only a valid licence can be shown."),
             400,
         )
-    if token is None:
+    if shared is None:
         raise NotFoundException()
-    licence = await _licence(request, licence_id)
+    licence, token = shared
     url = f"{request.app.state.settings.public_url}/licences/verify/{token}"
     labels = field_labels(licence)
     context = {

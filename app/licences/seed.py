@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from app.accounts.tables import Account
-from app.licences.services import seal_number
+from app.licences.services import licence_type_ids, seal_number
 from app.licences.tables import Company, HolderKind, Licence, LicenceType, Representative
 
 # Codes shared with the catalogue (materials of kind "licence library" name one of these).
@@ -226,9 +226,7 @@ async def _demo_company(owner: int | None) -> int:
 async def seed_licences() -> int:
     """Insert the demo licences whose holder has none of that type yet; return how many."""
     await seed_licence_types()
-    types = {
-        row["code"]: row["id"] for row in await LicenceType.select(LicenceType.id, LicenceType.code)
-    }
+    types = await licence_type_ids()
     phones = {row["phone"]: row["id"] for row in await Account.select(Account.id, Account.phone)}
     company_id = await _demo_company(phones.get("+8613800000001"))
     added = 0

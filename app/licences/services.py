@@ -10,7 +10,7 @@ from typing import Any
 from app.core.crypto import decrypt, encrypt
 from app.core.display import LOCAL_ZONE
 from app.licences import tokens
-from app.licences.tables import Company, Licence, LicenceType, Representative
+from app.licences.tables import Licence, LicenceType, Representative
 
 NUMBER_PURPOSE = "licences.number"
 MAX_ID = 2**31 - 1  # Serial columns are 32-bit integers
@@ -126,13 +126,18 @@ async def represented_company_ids(account_id: int) -> list[int]:
     return [row["company"] for row in rows]
 
 
-async def _held_by(account_id: int, *extra: Any) -> list[LicenceView]:
+async def _ownership(account_id: int) -> Any:
+    """The WHERE clause "held by this account, or by a company it represents"."""
     companies = await represented_company_ids(account_id)
     mine: Any = Licence.holder_account == account_id
     if companies:
         mine = mine | Licence.holder_company.is_in(companies)
-    query = Licence.select(*_COLUMNS).where(mine, *extra).output(load_json=True)
-    return [_view(row) for row in await query.order_by(Licence.id)]
+    return mine
+
+
+async def _held_by(account_id: int, *extra: Any) -> list[LicenceView]:
+    query = Licence.select(*_COLUMNS).where(await _ownership(account_id), *extra)
+    return [_view(row) for row in await query.output(load_json=True).order_by(Licence.id)]
 
 
 async def licences_of(account_id: int) -> list[LicenceView]:
@@ -150,23 +155,19 @@ async def licence_of(account_id: int, licence_id: int) -> LicenceView | None:
 
 
 async def companies_of(account_id: int) -> dict[int, str]:
-    rows = await Company.select(Company.id, Company.name).where(
-        Company.id.is_in(await represented_company_ids(account_id) or [0])
-    )
+    rows = await Representative.select(
+        Representative.company.as_alias("id"), Representative.company.name.as_alias("name")
+    ).where(Representative.account == account_id)
     return {row["id"]: row["name"] for row in rows}
 
 
 async def held_licence_types(account_id: int) -> frozenset[str]:
     """Codes of the licence types the account holds now, itself or through a company it
     represents: what the guide's checklist marks 免于提交."""
-    companies = await represented_company_ids(account_id)
-    mine: Any = Licence.holder_account == account_id
-    if companies:
-        mine = mine | Licence.holder_company.is_in(companies)
     on = today()
     rows = await Licence.select(
         Licence.licence_type.code.as_alias("code"), Licence.valid_until
-    ).where(mine, Licence.revoked_at.is_null(), Licence.valid_from <= on)
+    ).where(await _ownership(account_id), Licence.revoked_at.is_null(), Licence.valid_from <= on)
     return frozenset(
         row["code"]
         for row in rows
@@ -178,8 +179,11 @@ class ShareRefused(Exception):
     pass
 
 
-async def share(account_id: int, licence_id: int, fields: list[str], now: int) -> str | None:
-    """A 亮证 token for the chosen fields of a licence the account may see; None if it may not.
+async def share(
+    account_id: int, licence_id: int, fields: list[str], now: int
+) -> tuple[LicenceView, str] | None:
+    """The licence and a 亮证 token for its chosen fields, if the account may see it; None if
+    it may not.
     ``ShareRefused`` when the field set is empty or names a field the licence does not have,
     or when the licence is not current (a revoked licence is not shown as genuine)."""
     licence = await licence_of(account_id, licence_id)
@@ -188,7 +192,7 @@ async def share(account_id: int, licence_id: int, fields: list[str], now: int) -
     chosen = set(fields)
     if not chosen or not chosen <= set(licence.shareable()) or not licence.current():
         raise ShareRefused()
-    return tokens.issue(licence.id, sorted(chosen), now)
+    return licence, tokens.issue(licence.id, sorted(chosen), now)
 
 
 @dataclass
