@@ -4,15 +4,17 @@ from its data file, the rest inserted only where missing)."""
 from __future__ import annotations
 
 from app.accounts.seed import seed_accounts
+from app.catalogue.datafile import load
 from app.catalogue.seed import seed_catalogue, seed_departments
 from app.licences.seed import seed_licences
 
 
 async def seed_all() -> dict[str, int]:
-    departments = await seed_departments()  # accounts refer to departments: first
+    catalogue = load()  # read and checked once
+    departments = await seed_departments(catalogue)  # accounts refer to departments: first
     accounts = await seed_accounts()
     licences = await seed_licences()  # licences refer to accounts: after them
-    services = await seed_catalogue()  # the data file, upserted: edits show on reseeding
+    services = await seed_catalogue(catalogue)  # the data file, upserted: edits show on reseeding
     return {
         "departments": departments,
         "accounts": accounts,

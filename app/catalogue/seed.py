@@ -86,18 +86,19 @@ def _item_row(item: ServiceItemDetail, department: int, position: int) -> dict[s
     }
 
 
+async def _upsert_departments(data: CatalogueData) -> dict[str, int]:
+    return await _upsert(
+        Department,
+        [{"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en} for d in data.departments],
+    )
+
+
 async def seed_departments(data: CatalogueData | None = None) -> int:
     """Upsert the departments of the data file; return how many were added."""
     data = data or load()
     before = await Department.count()
     async with write_transaction("catalogue"):
-        await _upsert(
-            Department,
-            [
-                {"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en}
-                for d in data.departments
-            ],
-        )
+        await _upsert_departments(data)
     return await Department.count() - before
 
 
@@ -107,13 +108,7 @@ async def seed_catalogue(data: CatalogueData | None = None) -> int:
     data = data or load()
     before = await ServiceItem.count().where(ServiceItem.synthetic == False)  # noqa: E712
     async with write_transaction("catalogue"):
-        departments = await _upsert(
-            Department,
-            [
-                {"code": d.code, "name_zh": d.name_zh, "name_en": d.name_en}
-                for d in data.departments
-            ],
-        )
+        departments = await _upsert_departments(data)  # unchanged rows are not written
         await _upsert(
             LifeEvent,
             [
