@@ -144,8 +144,13 @@ def _quote(text: str) -> str:
     return quote(text, safe="")
 
 
+# The readiness probe answers 503 by design while no worker beats (none runs in these tests);
+# anywhere else a 503 would mean Redis failed, which in these tests is a bug too.
+PROBE_503 = re.compile(r"^(GET|HEAD) /readyz\b")
+
+
 def _assert_no_failure(status: int, label: str, capfd: pytest.CaptureFixture[str]) -> None:
-    assert status < 500 or status == 503, f"{label}: {status}"
+    assert status < 500 or (status == 503 and PROBE_503.match(label)), f"{label}: {status}"
     logged = capfd.readouterr().err
     assert not FAILURE_IN_LOG.search(logged), f"{label}: unhandled exception logged\n{logged}"
 
