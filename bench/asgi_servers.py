@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from app.core.redis import EmbeddedRedis, free_port
+from bench.pages import wrk
 
 SERVERS = {
     "granian": lambda port: [
@@ -80,30 +80,6 @@ async def _load(url: str, total: int, concurrency: int) -> tuple[float, list[flo
     return elapsed, latencies, errors
 
 
-def _wrk(url: str, seconds: int, concurrency: int) -> tuple[float, float, float, int]:
-    """(req/s, p50 ms, p99 ms, non-2xx) from one bounded wrk run."""
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-
-    def millis(label: str) -> float:
-        found = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out)
-        if not found:
-            return float("nan")
-        value, unit = float(found.group(1)), found.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return (
-        float(rate.group(1)) if rate else float("nan"),
-        millis("50"),
-        millis("99"),
-        int(errors.group(1)) if errors else 0,
-    )
-
-
 def _wait_healthy(url: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -153,7 +129,8 @@ def main() -> None:
                 for path in ("/healthz", "/"):
                     asyncio.run(_load(base + path, 200, args.concurrency))  # warm-up
                     if use_wrk:
-                        rate, p50, p99, failed = _wrk(base + path, args.seconds, args.concurrency)
+                        result = wrk(base + path, args.seconds, args.concurrency, threads=1)
+                        rate, p50, p99, failed = result.rate, result.p50, result.p99, result.failed
                         print(f"{name:8} {path:9} {rate:8.0f} {p50:8.1f} {p99:8.1f} {failed:6}")
                         continue
                     elapsed, latencies, errors = asyncio.run(
