@@ -14,6 +14,9 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 
 from app.accounts import controllers as accounts_controllers
+from app.admin import mount as admin_mount
+from app.catalogue import api as catalogue_api
+from app.catalogue import controllers as catalogue_controllers
 from app.config import FRONTEND, Settings, get_settings
 from app.core import health, pages, preferences
 from app.core.context import RequestContextMiddleware
@@ -78,6 +81,9 @@ def create_litestar(settings: Settings) -> Litestar:
             *accounts_controllers.ROUTES,
             *notifications_controllers.ROUTES,
             *licences_controllers.ROUTES,
+            *catalogue_controllers.ROUTES,
+            *catalogue_api.ROUTES,
+            *admin_mount.ROUTES,
             create_static_files_router(
                 path="/static", directories=[FRONTEND / "static"], file_system=StaticFileSystem()
             ),

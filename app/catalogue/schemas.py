@@ -67,6 +67,9 @@ class ServiceItemSummary(msgspec.Struct, frozen=True):
     name_zh: str
     name_en: str
     department: str  # department code
+    promised_days: int = 0
+    online: bool = False  # may be done entirely online (全程网办)
+    life_events: tuple[str, ...] = ()
 
 
 class ServiceItemDetail(msgspec.Struct, frozen=True):

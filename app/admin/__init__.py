@@ -1,0 +1,1 @@
+"""Catalogue administration for admins (piccolo-admin behind Tongban's own sign-in)."""
