@@ -11,13 +11,22 @@ from redis.asyncio import Redis
 from app.catalogue.conditions import parse
 from app.catalogue.schemas import (
     Acceptance,
+    BundleDetail,
     DepartmentSummary,
     GuideOption,
     GuideQuestionSpec,
+    LifeEventSummary,
     MaterialSpec,
     ServiceItemDetail,
 )
-from app.catalogue.tables import Department, GuideQuestion, Material, ServiceItem
+from app.catalogue.tables import (
+    Bundle,
+    Department,
+    GuideQuestion,
+    LifeEvent,
+    Material,
+    ServiceItem,
+)
 from app.core.cache import VersionedCache
 
 CACHE = VersionedCache("catalogue")
@@ -33,6 +42,71 @@ async def _load_departments() -> tuple[DepartmentSummary, ...]:
 async def list_departments(redis: Redis) -> tuple[DepartmentSummary, ...]:
     """Every department, in the order they were added."""
     return await CACHE.get(redis, "departments", _load_departments)
+
+
+async def _load_life_events() -> tuple[LifeEventSummary, ...]:
+    rows = await LifeEvent.select(LifeEvent.code, LifeEvent.name_zh, LifeEvent.name_en).order_by(
+        LifeEvent.position
+    )
+    return tuple(LifeEventSummary(**row) for row in rows)
+
+
+async def list_life_events(redis: Redis) -> tuple[LifeEventSummary, ...]:
+    """Every life event, in browse order."""
+    return await CACHE.get(redis, "life-events", _load_life_events)
+
+
+async def _load_bundles() -> tuple[BundleDetail, ...]:
+    rows = await (
+        Bundle.select(
+            Bundle.code,
+            Bundle.name_zh,
+            Bundle.name_en,
+            Bundle.description_zh,
+            Bundle.description_en,
+            Bundle.items,
+            Bundle.shared_materials,
+            Bundle.life_events,
+        )
+        .order_by(Bundle.position)
+        .output(load_json=True)
+    )
+    return tuple(
+        BundleDetail(
+            **{
+                **row,
+                "items": tuple(row["items"]),
+                "shared_materials": tuple(row["shared_materials"]),
+                "life_events": tuple(row["life_events"]),
+            }
+        )
+        for row in rows
+    )
+
+
+async def list_bundles(redis: Redis) -> tuple[BundleDetail, ...]:
+    """Every bundle (一件事), in browse order."""
+    return await CACHE.get(redis, "bundles", _load_bundles)
+
+
+async def get_bundle(redis: Redis, code: str) -> BundleDetail | None:
+    return next((bundle for bundle in await list_bundles(redis) if bundle.code == code), None)
+
+
+async def _load_item_codes() -> frozenset[str]:
+    return frozenset(row["code"] for row in await ServiceItem.select(ServiceItem.code))
+
+
+async def get_item(redis: Redis, code: str) -> ServiceItemDetail | None:
+    """One item from the cache. Codes are checked against the cached set of codes first, so
+    requests for codes that do not exist neither reach the database nor fill the cache."""
+    if code not in await CACHE.get(redis, "item-codes", _load_item_codes):
+        return None
+
+    async def load() -> ServiceItemDetail | None:
+        return await read_item(code)
+
+    return await CACHE.get(redis, "item:" + code, load)
 
 
 async def read_item(code: str) -> ServiceItemDetail | None:

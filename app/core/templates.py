@@ -68,6 +68,13 @@ def translate(message: str, **variables: Any) -> Markup:
     return _formatted(locale, message)
 
 
+def localised(obj: Any, field: str = "name") -> Any:
+    """``loc(item)``: the Chinese or English twin of a field (``name_zh`` / ``name_en``), for
+    the page's language."""
+    suffix = "_zh" if i18n.current_locale.get() == i18n.DEFAULT_LOCALE else "_en"
+    return getattr(obj, field + suffix)
+
+
 class BakedTranslations(Extension):
     """Translates every literal ``_("...")`` while a template compiles, for the language of the
     environment it compiles in (``environment.baked_locale``): the compiled page then holds the
@@ -145,6 +152,7 @@ def make_environment(*, auto_reload: bool = True) -> Environment:
     env.filters.update(local_time=local_time, device_name=device_name)
     env.globals.update(
         ctx=current,
+        loc=localised,
         locales=i18n.LOCALES,
         pop_flashes=pop_flashes,
     )
