@@ -14,6 +14,10 @@ COPY app/locale ./app/locale
 RUN pybabel compile -d app/locale -D messages
 
 FROM python:3.11-slim-bookworm AS runtime
+# A CJK font with TrueType outlines, embedded in checklist PDFs (app/catalogue/pdf.py).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+ && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin tongban \
  && mkdir -p /var/lib/tongban/files \
  && chown -R tongban:tongban /var/lib/tongban

@@ -87,6 +87,10 @@ class Settings:
     passkey_register_per_minute: int = 10
     # Unauthenticated passkey sign-in options (each stores a challenge) per client per minute.
     passkey_options_per_minute: int = 30
+    # A CJK font with TrueType outlines (.ttf, or .ttc: its first face) to embed in printed
+    # checklists (app/catalogue/pdf.py). None: look in the usual system places, else fall back
+    # to the reader's own STSong-Light (not embedded).
+    pdf_font: Path | None = None
 
     @property
     def is_dev(self) -> bool:
@@ -176,6 +180,10 @@ def load_settings() -> Settings:
             "TONGBAN_SMS_PROVIDER=http needs TONGBAN_SMS_HTTP_URL and TONGBAN_SMS_HTTP_SECRET"
         )
 
+    pdf_font = _env("PDF_FONT")
+    if pdf_font is not None and not Path(pdf_font).is_file():
+        raise ConfigError(f"TONGBAN_PDF_FONT must name a font file, got {pdf_font!r}")
+
     return Settings(
         environment=environment,
         var_dir=var_dir,
@@ -209,6 +217,7 @@ def load_settings() -> Settings:
         passkey_register_per_minute=_int("PASSKEY_REGISTER_PER_MINUTE", 10),
         page_cache=_int("PAGE_CACHE", 0 if environment == "dev" else 1) == 1,
         passkey_options_per_minute=_int("PASSKEY_OPTIONS_PER_MINUTE", 30),
+        pdf_font=Path(pdf_font).resolve() if pdf_font else None,
     )
 
 
