@@ -1,7 +1,5 @@
-"""Catalogue pages: browse and search, item, bundle, guide, checklist (being built)."""
+"""Catalogue pages (see pages.py)."""
 
-from __future__ import annotations
+from app.catalogue.pages import ROUTES
 
-from typing import Any
-
-ROUTES: list[Any] = []
+__all__ = ["ROUTES"]

@@ -35,6 +35,12 @@ class Visit:
         return self.route or self.path
 
 
+CHECKLIST = "/guide/{code:str}/checklist"
+SUPERMARKET = (
+    "business_type=supermarket&scale=large&sales_mode=wholesale&sales_mode=retail"
+    "&on_site_preparation=yes&special_food=no"
+)
+
 # Each page as the person who can see it. Several states of a page are visits too.
 VISITS = (
     Visit("/", "visitor"),
@@ -50,6 +56,18 @@ VISITS = (
     # 李四's ID card is licence 1 on a freshly seeded database (app/licences/seed.py).
     Visit("/licences/1", "citizen", route="/licences/{licence_id:int}"),
     Visit("/licences/verify/junk", "visitor", status=400, route="/licences/verify/{token:str}"),
+    Visit("/services", "visitor"),
+    Visit("/services?q=spjy", "visitor", route="/services"),
+    Visit("/services/food-business-licence", "visitor", route="/services/{code:str}"),
+    Visit("/bundles/open-restaurant", "visitor", route="/bundles/{code:str}"),
+    Visit("/departments/market-regulation", "visitor", route="/departments/{code:str}"),
+    Visit("/life-events/open-business", "visitor", route="/life-events/{code:str}"),
+    Visit("/guide/food-business-licence", "visitor", route="/guide/{code:str}"),
+    Visit("/guide/food-business-licence?answered=1", "visitor", 400, "/guide/{code:str}"),
+    Visit("/guide/open-supermarket?show=2", "visitor", route="/guide/{code:str}"),
+    Visit(f"/guide/food-business-licence/checklist?{SUPERMARKET}", "visitor", route=CHECKLIST),
+    Visit(f"/guide/food-business-licence/checklist?{SUPERMARKET}", "citizen", route=CHECKLIST),
+    Visit("/guide/food-business-licence/checklist?scale=huge", "visitor", 400, CHECKLIST),
 )
 
 # GET routes that are not pages for people, each with the reason.
@@ -60,6 +78,7 @@ NOT_PAGES = {
     "/manifest.webmanifest": "the web app manifest, JSON",
     "/dev/sms.json": "the dev inbox as JSON, for scripts and tests",
     "/static/{file_path:path}": "static files",
+    "/guide/{code:str}/checklist.pdf": "the checklist as a PDF download",
 }
 
 COMBINATIONS = (("zh-Hans", False), ("zh-Hans", True), ("en", False), ("en", True))

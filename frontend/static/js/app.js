@@ -43,6 +43,14 @@
     target.focus();
   }
 
+  // "Print" buttons exist only where scripts run (the browser's own print works without them).
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      window.print();
+    });
+  });
+
   document.addEventListener("htmx:afterSwap", focusMessages);
   document.addEventListener("htmx:oobAfterSwap", focusMessages);
 })();

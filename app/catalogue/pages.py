@@ -1,0 +1,416 @@
+"""Catalogue pages: browse and search, departments and life events, an item, a bundle, the
+smart guide one question at a time, and the personal checklist as a page and as a PDF.
+
+Everything here reads the catalogue through the ``catalogue`` cache (services.py, search.py).
+Pages that are the same for every reader are served from the page cache; the checklist is
+personal when someone is signed in (licences held, prefilled name) and is never stored.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import anyio
+from litestar import Request, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, Parameter
+from litestar.response import Redirect, Response, Template
+from redis.asyncio import Redis
+
+from app.accounts import services as accounts
+from app.accounts.id_number import mask_id_number, unseal
+from app.catalogue import guide as guides
+from app.catalogue import pdf, services
+from app.catalogue._search_shim import search_index
+from app.catalogue.schemas import ChecklistEntry, Mark, ServiceItemDetail
+from app.catalogue.tables import Delivery
+from app.core.context import current as request_context
+from app.core.display import mask_phone
+from app.core.i18n import _
+from app.core.page_cache import page_cache
+from app.core.security import NO_STORE
+from app.licences.services import companies_of, held_licence_types
+
+RESULTS = 50  # search results shown on a page; the API pages through all of them
+Query = Annotated[str, Parameter(default="", required=False)]
+
+
+def _redis(request: Request[Any, Any, Any]) -> Redis:
+    redis: Redis = request.app.state.redis
+    return redis
+
+
+def zh() -> bool:
+    return request_context().locale == "zh-Hans"
+
+
+@get("/services", name="services")
+async def services_page(request: Request[Any, Any, Any], q: Query) -> Response[Any]:
+    redis = _redis(request)
+    index = await search_index(redis)
+    # Shown back in the search box: no control, format (bidi) or unpaired surrogate characters.
+    query = "".join(ch for ch in q[:200] if unicodedata.category(ch)[0] != "C").strip()[:100]
+    if query:
+        found = index.search(query)
+        context = {"q": query, "results": found[:RESULTS], "total": len(found)}
+        template = "catalogue/_results.html" if request.headers.get("hx-request") else None
+        context["departments"] = {d.code: d for d in await services.list_departments(redis)}
+        return Template(template_name=template or "catalogue/services.html", context=context)
+    departments = await services.list_departments(redis)
+    events = await services.list_life_events(redis)
+    bundles = await services.list_bundles(redis)
+    counts: dict[str, int] = {}
+    for item in index.items:
+        counts[item.department] = counts.get(item.department, 0) + 1
+    context = {
+        "q": "",
+        "departments": departments,
+        "counts": counts,
+        "events": events,
+        "bundles": bundles,
+        "total": len(index.items),
+    }
+    return await page_cache(request).page(
+        request, "catalogue/services.html", context, key=(index, departments, events, bundles)
+    )
+
+
+@get("/departments/{code:str}", name="department")
+async def department_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
+    redis = _redis(request)
+    departments = await services.list_departments(redis)
+    department = next((d for d in departments if d.code == code), None)
+    if department is None:
+        raise NotFoundException()
+    index = await search_index(redis)
+    items = [item for item in index.items if item.department == code]
+    return await page_cache(request).page(
+        request,
+        "catalogue/listing.html",
+        {
+            "title_zh": department.name_zh,
+            "title_en": department.name_en,
+            "items": items,
+            "bundles": (),
+            "departments": None,
+        },
+        key=(index, department),
+    )
+
+
+@get("/life-events/{code:str}", name="life_event")
+async def life_event_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
+    redis = _redis(request)
+    event = next((e for e in await services.list_life_events(redis) if e.code == code), None)
+    if event is None:
+        raise NotFoundException()
+    index = await search_index(redis)
+    items = [item for item in index.items if code in item.life_events]
+    bundles = [b for b in await services.list_bundles(redis) if code in b.life_events]
+    departments = {d.code: d for d in await services.list_departments(redis)}
+    return await page_cache(request).page(
+        request,
+        "catalogue/listing.html",
+        {
+            "title_zh": event.name_zh,
+            "title_en": event.name_en,
+            "items": items,
+            "bundles": bundles,
+            "departments": departments,
+        },
+        key=(index, event, tuple(bundles)),
+    )
+
+
+async def _item(redis: Redis, code: str) -> ServiceItemDetail:
+    item = await services.get_item(redis, code)
+    if item is None:
+        raise NotFoundException()
+    return item
+
+
+@get("/services/{code:str}", name="service_item")
+async def item_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
+    redis = _redis(request)
+    item = await _item(redis, code)
+    departments = {d.code: d for d in await services.list_departments(redis)}
+    bundles = tuple(b for b in await services.list_bundles(redis) if code in b.items)
+    context = {
+        "item": item,
+        "department": departments.get(item.department),
+        "bundles": bundles,
+        "deliveries": [d for d in Delivery if d.value in item.delivery],
+    }
+    return await page_cache(request).page(
+        request, "catalogue/item.html", context, key=(item, bundles)
+    )
+
+
+@get("/bundles/{code:str}", name="bundle")
+async def bundle_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
+    redis = _redis(request)
+    bundle = await services.get_bundle(redis, code)
+    if bundle is None:
+        raise NotFoundException()
+    items = tuple([await _item(redis, item_code) for item_code in bundle.items])
+    departments = {d.code: d for d in await services.list_departments(redis)}
+    shared = _shared_names(items, bundle.shared_materials)
+    context = {"bundle": bundle, "items": items, "departments": departments, "shared": shared}
+    return await page_cache(request).page(
+        request, "catalogue/bundle.html", context, key=(bundle, items)
+    )
+
+
+def _shared_names(items: tuple[ServiceItemDetail, ...], codes: tuple[str, ...]) -> list[Any]:
+    by_code = {m.code: m for item in reversed(items) for m in item.materials}
+    return [by_code[code] for code in codes if code in by_code]
+
+
+async def _guide(redis: Redis, code: FromPath[str]) -> guides.Guide:
+    """The guide of the item or bundle with this code."""
+    item = await services.get_item(redis, code)
+    if item is not None:
+        return guides.Guide(code, (item,))
+    bundle = await services.get_bundle(redis, code)
+    if bundle is None:
+        raise NotFoundException()
+    items = tuple([await _item(redis, item_code) for item_code in bundle.items])
+    return guides.Guide(code, items, bundle)
+
+
+def _params(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
+    return {key: request.query_params.getall(key) for key in request.query_params}
+
+
+def _bad_answer(guide: guides.Guide, error: guides.AnswerError) -> Template:
+    question = error.step.question
+    return Template(
+        template_name="catalogue/guide_error.html",
+        context={"guide": guide, "question": question},
+        status_code=400,
+    )
+
+
+def _step_number(raw: list[str], count: int) -> int | None:
+    """A 1-based step number within 1..count from the query, or None when it is missing or
+    not one."""
+    if len(raw) != 1 or not (raw[0].isascii() and raw[0].isdigit()) or len(raw[0]) > 4:
+        return None
+    number = int(raw[0])
+    return number if 1 <= number <= count else None
+
+
+@get("/guide/{code:str}", name="guide")
+async def guide_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
+    """One question of the guide. ``answered=N`` says the form of question N was submitted:
+    go on to the next (or to the checklist after the last); ``show=N`` shows question N."""
+    redis = _redis(request)
+    guide = await _guide(redis, code)
+    steps = guide.steps
+    params = _params(request)
+    try:
+        answers = guides.read_answers(guide, params)
+    except guides.AnswerError as refused:
+        return _bad_answer(guide, refused)
+    checklist_url = f"/guide/{code}/checklist"
+    if not steps:
+        return Redirect(checklist_url, status_code=303)
+    error: str | None = None
+    if "answered" in params:
+        number = _step_number(params["answered"], len(steps))
+        if number is None:
+            return Redirect(f"/guide/{code}", status_code=303)
+        step = steps[number - 1]
+        if step.key in answers or step.question.multiple:
+            if number == len(steps):
+                return Redirect(f"{checklist_url}?{guides.query(answers)}", status_code=303)
+            number += 1
+        else:
+            error = _("Choose one of the options.")
+    elif "show" in params:
+        number = _step_number(params["show"], len(steps)) or 1
+    else:
+        number = 1
+    step = steps[number - 1]
+    context = {
+        "guide": guide,
+        "step": step,
+        "number": number,
+        "count": len(steps),
+        "answers": answers,
+        "hidden": [(k, v) for k in sorted(answers) if k != step.key for v in sorted(answers[k])],
+        "chosen": answers.get(step.key, frozenset()),
+        "back": f"/guide/{code}?{guides.query(answers, show=number - 1)}" if number > 1 else None,
+        "error": error,
+    }
+    if error or params:
+        return Template(
+            template_name="catalogue/guide.html",
+            context=context,
+            status_code=400 if error else 200,
+        )
+    return await page_cache(request).page(request, "catalogue/guide.html", context, key=guide)
+
+
+async def _personal(request: Request[Any, Any, Any]) -> tuple[Any, frozenset[str]]:
+    """The signed-in account (or None) and the licence types it or its companies hold."""
+    signed = await accounts.current(request)
+    if signed is None:
+        return None, frozenset()
+    return signed.account, await held_licence_types(int(signed.account.id))
+
+
+async def _checklist(
+    request: Request[Any, Any, Any], code: str
+) -> tuple[guides.Guide, dict[str, frozenset[str]], guides.Checklist, Any] | Template:
+    guide = await _guide(_redis(request), code)
+    try:
+        answers = guides.read_answers(guide, _params(request))
+    except guides.AnswerError as error:
+        return _bad_answer(guide, error)
+    account, held = await _personal(request)
+    return guide, answers, guides.checklist(guide, answers, held), account
+
+
+def _answer_lines(guide: guides.Guide, answers: guides.Answers) -> list[tuple[str, str]]:
+    lines = []
+    for step in guide.steps:
+        chosen = [o for o in step.question.options if o.code in answers.get(step.key, ())]
+        text = step.question.text_zh if zh() else step.question.text_en
+        names = "、".join(o.zh for o in chosen) if zh() else ", ".join(o.en for o in chosen)
+        lines.append((text, names or _("Not answered")))
+    return lines
+
+
+@get("/guide/{code:str}/checklist", name="checklist")
+async def checklist_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
+    found = await _checklist(request, code)
+    if isinstance(found, Template):
+        return found
+    guide, answers, checklist, account = found
+    context = {
+        "guide": guide,
+        "checklist": checklist,
+        "answer_lines": _answer_lines(guide, answers),
+        "query": guides.query(answers),
+        "signin": "/signin?"
+        + urlencode({"next": f"/guide/{code}/checklist?{guides.query(answers)}"}),
+        "how_to_provide": how_to_provide,
+        "signed_in": account is not None,
+        "applicant": await _applicant(account),
+    }
+    headers = NO_STORE if account is not None else {"Cache-Control": "private, max-age=0"}
+    return Template(template_name="catalogue/checklist.html", context=context, headers=headers)
+
+
+async def _applicant(account: Any) -> list[tuple[str, str]]:
+    """What the account lets us fill in on a checklist: name, masked ID number and phone, and
+    the companies the person represents."""
+    if account is None:
+        return []
+    fields = []
+    if account.name:
+        fields.append((_("Name"), account.name))
+    number = unseal(account.id_number_encrypted)
+    if number:
+        fields.append((_("ID number"), mask_id_number(number)))
+    fields.append((_("Mobile number"), mask_phone(account.phone)))
+    companies = await companies_of(int(account.id))
+    if companies:
+        fields.append((_("Company"), "、".join(companies.values())))
+    return fields
+
+
+def how_to_provide(entry: ChecklistEntry, today: date | None = None) -> str:
+    """How one material is to be provided, as a sentence for the page and the PDF."""
+    if entry.mark == Mark.HELD:
+        return _("Exempt: the licence library already holds it")
+    parts = [
+        _("Bring the original to the counter or send it by courier")
+        if entry.mark == Mark.ORIGINAL
+        else _("Upload a scan or photo")
+    ]
+    if entry.pledge_allowed:
+        parts.append(_("a signed pledge may replace it"))
+    if entry.later_within_days:
+        parts.append(_("may follow within %(days)s days", days=entry.later_within_days))
+    if entry.tolerable:
+        parts.append(_("may be missing at acceptance"))
+    if not entry.material.required:
+        parts.append(_("only if it applies to you"))
+    return ("；" if zh() else "; ").join(parts)
+
+
+def _title(guide: guides.Guide) -> str:
+    named = guide.bundle or guide.items[0]
+    return named.name_zh if zh() else named.name_en
+
+
+@get("/guide/{code:str}/checklist.pdf", name="checklist_pdf")
+async def checklist_pdf(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
+    found = await _checklist(request, code)
+    if isinstance(found, Template):
+        return found
+    guide, answers, checklist, account = found
+    settings = request.app.state.settings
+    departments = {d.code: d for d in await services.list_departments(_redis(request))}
+    if guide.bundle is not None:
+        subtitle = _("One application for several services")
+        item = None
+    else:
+        item = guide.items[0]
+        dept = departments.get(item.department)
+        subtitle = (dept.name_zh if zh() else dept.name_en) if dept else ""
+    facts = []
+    if item is not None:
+        facts = [
+            (_("Promised time"), _("%(days)s working days", days=item.promised_days)),
+            (_("Fee"), item.fee_zh if zh() else item.fee_en),
+        ]
+    lines = [
+        pdf.ChecklistLine(
+            name=(e.material.name_zh if zh() else e.material.name_en),
+            how=how_to_provide(e),
+            note=(e.material.note_zh if zh() else e.material.note_en),
+            held=e.mark == Mark.HELD,
+        )
+        for e in checklist.entries
+    ]
+    document = pdf.PrintableChecklist(
+        locale=request_context().locale,
+        title=_title(guide),
+        subtitle=subtitle,
+        reference=guide.code,
+        generated_on=date.today(),
+        applicant=tuple(await _applicant(account)),
+        answers=tuple(_answer_lines(guide, answers)),
+        facts=tuple(facts),
+        lines=tuple(lines),
+        label_applicant=_("Applicant"),
+        label_answers=_("Your answers"),
+        label_materials=_("Materials"),
+        footer=_(
+            "Made by Tongban's service guide as a help; the department's requirements prevail. %(url)s",
+            url=f"{settings.public_url}/guide/{guide.code}/checklist",
+        ),
+    )
+    # Laying out a PDF takes tens of milliseconds of CPU: not on the event loop.
+    body = await anyio.to_thread.run_sync(pdf.checklist_pdf, document)
+    headers = dict(NO_STORE) if account is not None else {"Cache-Control": "private, max-age=0"}
+    headers["Content-Disposition"] = f'attachment; filename="checklist-{guide.code}.pdf"'
+    return Response(body, media_type="application/pdf", headers=headers)
+
+
+ROUTES = [
+    services_page,
+    department_page,
+    life_event_page,
+    item_page,
+    bundle_page,
+    guide_page,
+    checklist_page,
+    checklist_pdf,
+]
