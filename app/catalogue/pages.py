@@ -24,8 +24,8 @@ from app.accounts import services as accounts
 from app.accounts.id_number import mask_id_number, unseal
 from app.catalogue import guide as guides
 from app.catalogue import pdf, services
-from app.catalogue._search_shim import search_index
 from app.catalogue.schemas import ChecklistEntry, Mark, ServiceItemDetail
+from app.catalogue.search import search_index
 from app.catalogue.tables import Delivery
 from app.core.context import current as request_context
 from app.core.display import mask_phone
