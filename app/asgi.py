@@ -42,9 +42,28 @@ SECURE_SESSION_COOKIE = "__Host-tongban_session"
 MAX_BODY = 64 * 1024
 # Paths that never read or write the session: probes and the static shell.
 # /offline is precached by the service worker, so it must not carry anyone's flash messages.
-NO_SESSION = ["/healthz", "/readyz", "/static", "/sw.js", "/manifest.webmanifest", "/offline"]
+NO_SESSION = [
+    "/healthz",
+    "/readyz",
+    "/static",
+    "/sw.js",
+    "/manifest.webmanifest",
+    "/offline",
+    # Anchored: Litestar matches these anywhere in a mounted app's path, and /admin/api/ (the
+    # admin's JSON API, app/admin/mount.py) needs the session.
+    "^/api/",
+    "^/schema",
+]
 # Paths that take no form and need no CSRF cookie.
-NO_CSRF = ("/healthz", "/readyz", "/static/", "/sw.js", "/manifest.webmanifest")
+NO_CSRF = (
+    "/healthz",
+    "/readyz",
+    "/static/",
+    "/sw.js",
+    "/manifest.webmanifest",
+    "/api/",
+    "/schema",
+)
 
 
 def create_litestar(settings: Settings) -> Litestar:
@@ -107,7 +126,8 @@ def create_litestar(settings: Settings) -> Litestar:
             {"redis": redis, "settings": settings, "page_cache": PageCache(settings.page_cache)}
         ),
         request_max_body_size=MAX_BODY,
-        openapi_config=None,
+        openapi_config=catalogue_api.openapi_config(),
+        include_in_schema=False,  # only the JSON API is documented: its router opts back in
         debug=False,
     )
 

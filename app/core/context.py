@@ -31,6 +31,7 @@ ELDER_COOKIE = "tongban_elder"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NOT_FOUND_PATH = "/.not-found"  # matches no route: Litestar answers with the 404 page
+API_NOT_FOUND_PATH = "/api/.not-found"  # the same under /api/, whose errors are JSON
 SLOW_REQUEST = 1.0  # seconds: a successful GET slower than this is logged at info level
 log = get_logger("http")
 
@@ -124,7 +125,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         if _CONTROL.search(scope["path"]):
-            scope = {**scope, "path": NOT_FOUND_PATH, "raw_path": NOT_FOUND_PATH.encode()}
+            missing = API_NOT_FOUND_PATH if scope["path"].startswith("/api/") else NOT_FOUND_PATH
+            scope = {**scope, "path": missing, "raw_path": missing.encode()}
         method = scope["method"]  # as asked, for the access log
         if method == "HEAD":
             scope = {**scope, "method": "GET"}

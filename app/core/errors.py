@@ -2,7 +2,9 @@
 
 A browser gets a full page; an htmx request gets a fragment retargeted to the page's message
 region (``#messages``), so the user sees what went wrong instead of nothing; a JSON client
-(``Accept: application/json`` without HTML) gets ``{"status", "detail"}``.
+(``Accept: application/json`` without HTML) gets ``{"status", "detail"}``. Everything under
+``/api/`` is JSON whatever the client accepts, in the shape the OpenAPI schema documents:
+``{"status_code", "detail"}``, readable from any origin like the API itself.
 """
 
 from __future__ import annotations
@@ -47,11 +49,32 @@ def _messages(status: int) -> tuple[str, str]:
     return table.get(status, default if status >= 500 else table[400])
 
 
+API_PREFIX = b"/api/"
+
+
+def _is_api(request: Request[Any, Any, Any]) -> bool:
+    # raw_path: a mounted app (the admin's /admin/api/) sees only its own part in "path".
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    return raw.startswith(API_PREFIX)
+
+
+def api_error_response(status: int, detail: str) -> Response[Any]:
+    """An error of the JSON API (``app/catalogue/api.py`` documents the shape)."""
+    return Response(
+        {"status_code": status, "detail": detail},
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers={"Access-Control-Allow-Origin": "*"},
+    )
+
+
 def error_response(
     request: Request[Any, Any, Any], status: int, detail: str | None = None
 ) -> Response[Any]:
     title, explanation = _messages(status)
     message = detail or explanation
+    if _is_api(request):
+        return api_error_response(status, message)
     accept = request.headers.get("accept", "")
     sent_json = request.headers.get("content-type", "").startswith("application/json")
     wants_json = sent_json or ("application/json" in accept and "text/html" not in accept)

@@ -78,6 +78,11 @@ NOT_PAGES = {
     "/manifest.webmanifest": "the web app manifest, JSON",
     "/dev/sms.json": "the dev inbox as JSON, for scripts and tests",
     "/static/{file_path:path}": "static files",
+    "/api/v1/services": "JSON API",
+    "/api/v1/services/{code:str}": "JSON API",
+    "/schema": "the OpenAPI schema, JSON",
+    "/schema/openapi.json": "the OpenAPI schema, JSON",
+    "/schema/{path:str}": "not found under the OpenAPI path",
     "/guide/{code:str}/checklist.pdf": "the checklist as a PDF download",
 }
 
