@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -54,7 +55,19 @@ CASES: tuple[tuple[str, str], ...] = (
     ("/offline", "repeat"),
     ("/account", "signed-in"),
     ("/healthz", "first"),
+    # The catalogue, with SYNTHETIC generated items on top of the seeded ones.
+    ("/services", "first"),
+    ("/services", "repeat"),
+    ("/services?q=spjy", "repeat"),
+    ("/services/food-business-licence", "first"),
+    ("/services/food-business-licence", "repeat"),
+    ("/bundles/open-restaurant", "repeat"),
+    ("/departments/market-regulation", "repeat"),
+    ("/guide/food-business-licence", "repeat"),
+    ("/api/v1/services?q=spjy", "first"),
 )
+SYNTHETIC = 1100  # generated items: the catalogue has more than Fengxian's 1,093
+JSON_PAGES = ("/api/",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +81,17 @@ class Result:
 # --- the bare baseline -------------------------------------------------------------------
 
 
+def _slug(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]+", "_", path.strip("/")) or "home"
+
+
 def _template_name(visit: str, path: str) -> str:
-    return f"{visit}/{path.strip('/') or 'home'}.html"
+    suffix = ".json" if path.startswith(JSON_PAGES) else ".html"
+    return f"{visit}/{_slug(path)}{suffix}"
+
+
+def _bare_path(visit: str, path: str) -> str:
+    return "/" + _template_name(visit, path).rsplit(".", 1)[0]
 
 
 def bare_app() -> Litestar:
@@ -88,6 +110,18 @@ def bare_app() -> Litestar:
                 return render
 
             handlers.append(page())
+        # JSON answers: the bare app encodes the same data on every request.
+        for file in sorted(visit_dir.glob("*.json")):
+            data = json.loads(file.read_text(encoding="utf-8"))
+
+            def answer(path: str, data: Any = data) -> Any:
+                @get(path, sync_to_thread=False)
+                def render() -> Any:
+                    return data
+
+                return render
+
+            handlers.append(answer(f"/{visit_dir.name}/{file.stem}"))
 
     @get("/healthz", sync_to_thread=False)
     def healthz() -> dict[str, str]:
@@ -178,7 +212,11 @@ def _capture(base: str, origin: str, pages: Path) -> dict[str, dict[str, str]]:
         headers = {"Cookie": _cookie_header(visits[visit])} if visits[visit] else {}
         response = httpx.get(base + path, headers=headers)
         assert response.status_code == 200, (path, visit, response.status_code)
-        if path != "/healthz":
+        if path.startswith(JSON_PAGES):
+            target = pages / _template_name(visit, path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(response.text, encoding="utf-8")
+        elif path != "/healthz":
             _save_page(pages, visit, path, response.text)
     return visits
 
@@ -314,9 +352,9 @@ def main() -> None:
     )
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        for step in ("migrate", "seed"):
+        for step in (["migrate"], ["seed"], ["catalogue", "generate", str(SYNTHETIC)]):
             subprocess.run(
-                [sys.executable, "-m", "app.cli", step], env=setup, check=True, capture_output=True
+                [sys.executable, "-m", "app.cli", *step], env=setup, check=True, capture_output=True
             )
         log = (tmp / "web.log").open("wb")
         app = subprocess.Popen(
@@ -345,8 +383,11 @@ def main() -> None:
             if path == "/healthz":
                 continue
             saved = (tmp / "pages" / _template_name(visit, path)).read_text(encoding="utf-8")
-            served = httpx.get(f"{bare_base}/{_template_name(visit, path).removesuffix('.html')}")
-            assert served.text == saved.removeprefix("{% raw %}").removesuffix("{% endraw %}")
+            served = httpx.get(bare_base + _bare_path(visit, path))
+            if path.startswith(JSON_PAGES):
+                assert served.json() == json.loads(saved)
+            else:
+                assert served.text == saved.removeprefix("{% raw %}").removesuffix("{% endraw %}")
 
         kind = "PostgreSQL" if database.startswith("postgres") else "SQLite"
         print(
@@ -354,8 +395,9 @@ def main() -> None:
             f"Jinja render of the same HTML; wrk -t{args.threads} -c{args.connections} "
             f"-d{args.seconds:g}s; {os.cpu_count()} cores"
         )
+        print(f"catalogue: the seeded items and {SYNTHETIC} generated ones")
         print(
-            f"{'page':9} {'visit':9} │ {'app req/s':>9} {'p50 ms':>7} {'p99 ms':>7} │ "
+            f"{'page':32} {'visit':9} │ {'app req/s':>9} {'p50 ms':>7} {'p99 ms':>7} │ "
             f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} │ {'app/bare':>8}"
         )
         summaries: list[str] = []
@@ -366,7 +408,7 @@ def main() -> None:
             bare_url = (
                 f"{bare_base}/healthz"
                 if path == "/healthz"
-                else f"{bare_base}/{_template_name(visit, path).removesuffix('.html')}"
+                else bare_base + _bare_path(visit, path)
             )
             measured = []
             for url in (app_base + path, bare_url):
@@ -374,7 +416,7 @@ def main() -> None:
                 sampler = None
                 if args.profile and url.startswith(app_base):
                     args.profile.mkdir(parents=True, exist_ok=True)
-                    stacks = args.profile / f"{visit}-{path.strip('/') or 'home'}.txt"
+                    stacks = args.profile / f"{visit}-{_slug(path)}.txt"
                     sampler = profile.record(app.pid, args.seconds, stacks)
                 measured.append(wrk(url, args.seconds, args.connections, args.threads, cookie))
                 if sampler:
@@ -384,7 +426,7 @@ def main() -> None:
             ratio = real.rate / base.rate if base.rate else float("nan")
             flag = f"  ({real.failed} failed)" if real.failed else ""
             print(
-                f"{path:9} {visit:9} │ {real.rate:9.0f} {real.p50:7.1f} {real.p99:7.1f} │ "
+                f"{path:32} {visit:9} │ {real.rate:9.0f} {real.p50:7.1f} {real.p99:7.1f} │ "
                 f"{base.rate:10.0f} {base.p50:7.1f} {base.p99:7.1f} │ {ratio:7.0%}{flag}",
                 flush=True,
             )

@@ -44,16 +44,20 @@ class Step(msgspec.Struct, frozen=True):
 class Guide(msgspec.Struct, frozen=True):
     code: str  # of the item or the bundle
     items: tuple[ServiceItemDetail, ...]
-    bundle: BundleDetail | None = None
+    bundle: BundleDetail | None
+    steps: tuple[Step, ...]
 
-    @property
-    def steps(self) -> tuple[Step, ...]:
-        prefix = self.bundle is not None
-        return tuple(
+    @classmethod
+    def of(
+        cls, code: str, items: tuple[ServiceItemDetail, ...], bundle: BundleDetail | None = None
+    ) -> Guide:
+        prefix = bundle is not None
+        steps = tuple(
             Step(f"{item.code}.{question.code}" if prefix else question.code, question, item)
-            for item in self.items
+            for item in items
             for question in item.questions
         )
+        return cls(code, items, bundle, steps)
 
 
 class AnswerError(ValueError):

@@ -9,6 +9,9 @@ personal when someone is signed in (licences held, prefilled name) and is never 
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -24,7 +27,7 @@ from app.accounts import services as accounts
 from app.accounts.id_number import mask_id_number, unseal
 from app.catalogue import guide as guides
 from app.catalogue import pdf, services
-from app.catalogue.schemas import ChecklistEntry, Mark, ServiceItemDetail
+from app.catalogue.schemas import ChecklistEntry, DepartmentSummary, Mark, ServiceItemDetail
 from app.catalogue.search import search_index
 from app.catalogue.tables import Delivery
 from app.core.context import current as request_context
@@ -47,82 +50,118 @@ def zh() -> bool:
     return request_context().locale == "zh-Hans"
 
 
+@dataclass(frozen=True, eq=False, slots=True)
+class PageData:
+    """A page's template and context, built once per catalogue version and kept in the
+    catalogue cache. It keys the page cache by identity (cheap to hash; the page cache holds a
+    reference, so the identity is never reused while its entry lives), and every catalogue
+    change builds new ones."""
+
+    template: str
+    context: Mapping[str, Any]
+
+
+async def _codes(redis: Redis) -> Mapping[str, frozenset[str]]:
+    """The codes that exist, by kind: pages for anything else are 404 without touching the
+    cache, so requests for made-up codes cannot fill it."""
+
+    async def build() -> Mapping[str, frozenset[str]]:
+        index = await search_index(redis)
+        bundles = frozenset(b.code for b in await services.list_bundles(redis))
+        return {
+            "item": frozenset(index.by_code),
+            "bundle": bundles,
+            "guide": frozenset(index.by_code) | bundles,
+            "department": frozenset(d.code for d in await services.list_departments(redis)),
+            "life_event": frozenset(e.code for e in await services.list_life_events(redis)),
+        }
+
+    return await services.CACHE.get(redis, "codes", build)
+
+
+async def _cached_page(
+    request: Request[Any, Any, Any], kind: str, code: str, build: Callable[[], Awaitable[PageData]]
+) -> Response[Any]:
+    redis = _redis(request)
+    if kind and code not in (await _codes(redis))[kind]:
+        raise NotFoundException()
+    data = await services.CACHE.get(redis, f"page:{kind}:{code}", build)
+    return await page_cache(request).page(request, data.template, data.context, key=data)
+
+
+async def _departments(redis: Redis) -> dict[str, DepartmentSummary]:
+    return {d.code: d for d in await services.list_departments(redis)}
+
+
 @get("/services", name="services")
 async def services_page(request: Request[Any, Any, Any], q: Query) -> Response[Any]:
     redis = _redis(request)
-    index = await search_index(redis)
     # Shown back in the search box: no control, format (bidi) or unpaired surrogate characters.
     query = "".join(ch for ch in q[:200] if unicodedata.category(ch)[0] != "C").strip()[:100]
     if query:
-        found = index.search(query)
-        context = {"q": query, "results": found[:RESULTS], "total": len(found)}
-        template = "catalogue/_results.html" if request.headers.get("hx-request") else None
-        context["departments"] = {d.code: d for d in await services.list_departments(redis)}
-        return Template(template_name=template or "catalogue/services.html", context=context)
-    departments = await services.list_departments(redis)
-    events = await services.list_life_events(redis)
-    bundles = await services.list_bundles(redis)
-    counts: dict[str, int] = {}
-    for item in index.items:
-        counts[item.department] = counts.get(item.department, 0) + 1
-    context = {
-        "q": "",
-        "departments": departments,
-        "counts": counts,
-        "events": events,
-        "bundles": bundles,
-        "total": len(index.items),
-    }
-    return await page_cache(request).page(
-        request, "catalogue/services.html", context, key=(index, departments, events, bundles)
-    )
+        found = (await search_index(redis)).search(query)
+        context = {
+            "q": query,
+            "results": found[:RESULTS],
+            "total": len(found),
+            "departments": await _departments(redis),
+        }
+        htmx = request.headers.get("hx-request")
+        template = "catalogue/_results.html" if htmx else "catalogue/services.html"
+        return Template(template_name=template, context=context)
+
+    async def build() -> PageData:
+        index = await search_index(redis)
+        counts = Counter(item.department for item in index.items)
+        context = {
+            "q": "",
+            "departments": await services.list_departments(redis),
+            "counts": counts,
+            "events": await services.list_life_events(redis),
+            "bundles": await services.list_bundles(redis),
+            "total": len(index.items),
+        }
+        return PageData("catalogue/services.html", context)
+
+    return await _cached_page(request, "", "services", build)
 
 
 @get("/departments/{code:str}", name="department")
 async def department_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
     redis = _redis(request)
-    departments = await services.list_departments(redis)
-    department = next((d for d in departments if d.code == code), None)
-    if department is None:
-        raise NotFoundException()
-    index = await search_index(redis)
-    items = [item for item in index.items if item.department == code]
-    return await page_cache(request).page(
-        request,
-        "catalogue/listing.html",
-        {
+
+    async def build() -> PageData:
+        department = (await _departments(redis))[code]
+        index = await search_index(redis)
+        context = {
             "title_zh": department.name_zh,
             "title_en": department.name_en,
-            "items": items,
+            "items": [item for item in index.items if item.department == code],
             "bundles": (),
             "departments": None,
-        },
-        key=(index, department),
-    )
+        }
+        return PageData("catalogue/listing.html", context)
+
+    return await _cached_page(request, "department", code, build)
 
 
 @get("/life-events/{code:str}", name="life_event")
 async def life_event_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
     redis = _redis(request)
-    event = next((e for e in await services.list_life_events(redis) if e.code == code), None)
-    if event is None:
-        raise NotFoundException()
-    index = await search_index(redis)
-    items = [item for item in index.items if code in item.life_events]
-    bundles = [b for b in await services.list_bundles(redis) if code in b.life_events]
-    departments = {d.code: d for d in await services.list_departments(redis)}
-    return await page_cache(request).page(
-        request,
-        "catalogue/listing.html",
-        {
+
+    async def build() -> PageData:
+        event = next(e for e in await services.list_life_events(redis) if e.code == code)
+        index = await search_index(redis)
+        context = {
             "title_zh": event.name_zh,
             "title_en": event.name_en,
-            "items": items,
-            "bundles": bundles,
-            "departments": departments,
-        },
-        key=(index, event, tuple(bundles)),
-    )
+            "items": [item for item in index.items if code in item.life_events],
+            "bundles": [b for b in await services.list_bundles(redis) if code in b.life_events],
+            "departments": await _departments(redis),
+        }
+        return PageData("catalogue/listing.html", context)
+
+    return await _cached_page(request, "life_event", code, build)
 
 
 async def _item(redis: Redis, code: str) -> ServiceItemDetail:
@@ -135,33 +174,37 @@ async def _item(redis: Redis, code: str) -> ServiceItemDetail:
 @get("/services/{code:str}", name="service_item")
 async def item_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
     redis = _redis(request)
-    item = await _item(redis, code)
-    departments = {d.code: d for d in await services.list_departments(redis)}
-    bundles = tuple(b for b in await services.list_bundles(redis) if code in b.items)
-    context = {
-        "item": item,
-        "department": departments.get(item.department),
-        "bundles": bundles,
-        "deliveries": [d for d in Delivery if d.value in item.delivery],
-    }
-    return await page_cache(request).page(
-        request, "catalogue/item.html", context, key=(item, bundles)
-    )
+
+    async def build() -> PageData:
+        item = await _item(redis, code)
+        context = {
+            "item": item,
+            "department": (await _departments(redis)).get(item.department),
+            "bundles": tuple(b for b in await services.list_bundles(redis) if code in b.items),
+            "deliveries": [d for d in Delivery if d.value in item.delivery],
+        }
+        return PageData("catalogue/item.html", context)
+
+    return await _cached_page(request, "item", code, build)
 
 
 @get("/bundles/{code:str}", name="bundle")
 async def bundle_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
     redis = _redis(request)
-    bundle = await services.get_bundle(redis, code)
-    if bundle is None:
-        raise NotFoundException()
-    items = tuple([await _item(redis, item_code) for item_code in bundle.items])
-    departments = {d.code: d for d in await services.list_departments(redis)}
-    shared = _shared_names(items, bundle.shared_materials)
-    context = {"bundle": bundle, "items": items, "departments": departments, "shared": shared}
-    return await page_cache(request).page(
-        request, "catalogue/bundle.html", context, key=(bundle, items)
-    )
+
+    async def build() -> PageData:
+        bundle = await services.get_bundle(redis, code)
+        assert bundle is not None  # the code was checked
+        items = tuple([await _item(redis, item_code) for item_code in bundle.items])
+        context = {
+            "bundle": bundle,
+            "items": items,
+            "departments": await _departments(redis),
+            "shared": _shared_names(items, bundle.shared_materials),
+        }
+        return PageData("catalogue/bundle.html", context)
+
+    return await _cached_page(request, "bundle", code, build)
 
 
 def _shared_names(items: tuple[ServiceItemDetail, ...], codes: tuple[str, ...]) -> list[Any]:
@@ -169,16 +212,21 @@ def _shared_names(items: tuple[ServiceItemDetail, ...], codes: tuple[str, ...]) 
     return [by_code[code] for code in codes if code in by_code]
 
 
-async def _guide(redis: Redis, code: FromPath[str]) -> guides.Guide:
-    """The guide of the item or bundle with this code."""
-    item = await services.get_item(redis, code)
-    if item is not None:
-        return guides.Guide(code, (item,))
-    bundle = await services.get_bundle(redis, code)
-    if bundle is None:
+async def _guide(redis: Redis, code: str) -> guides.Guide:
+    """The guide of the item or bundle with this code, built once per catalogue version."""
+    if code not in (await _codes(redis))["guide"]:
         raise NotFoundException()
-    items = tuple([await _item(redis, item_code) for item_code in bundle.items])
-    return guides.Guide(code, items, bundle)
+
+    async def build() -> guides.Guide:
+        item = await services.get_item(redis, code)
+        if item is not None:
+            return guides.Guide.of(code, (item,))
+        bundle = await services.get_bundle(redis, code)
+        assert bundle is not None  # the code was checked
+        items = tuple([await _item(redis, item_code) for item_code in bundle.items])
+        return guides.Guide.of(code, items, bundle)
+
+    return await services.CACHE.get(redis, "guide:" + code, build)
 
 
 def _params(request: Request[Any, Any, Any]) -> dict[str, list[str]]:
@@ -208,9 +256,18 @@ async def guide_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Re
     """One question of the guide. ``answered=N`` says the form of question N was submitted:
     go on to the next (or to the checklist after the last); ``show=N`` shows question N."""
     redis = _redis(request)
+    params = _params(request)
+    if not params:  # the first question, the same for everyone
+        guide = await _guide(redis, code)
+        if not guide.steps:
+            return Redirect(f"/guide/{code}/checklist", status_code=303)
+
+        async def build() -> PageData:
+            return PageData("catalogue/guide.html", _question(guide, {}, 1))
+
+        return await _cached_page(request, "guide", code, build)
     guide = await _guide(redis, code)
     steps = guide.steps
-    params = _params(request)
     try:
         answers = guides.read_answers(guide, params)
     except guides.AnswerError as refused:
@@ -218,41 +275,41 @@ async def guide_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Re
     checklist_url = f"/guide/{code}/checklist"
     if not steps:
         return Redirect(checklist_url, status_code=303)
-    error: str | None = None
     if "answered" in params:
         number = _step_number(params["answered"], len(steps))
         if number is None:
             return Redirect(f"/guide/{code}", status_code=303)
         step = steps[number - 1]
-        if step.key in answers or step.question.multiple:
-            if number == len(steps):
-                return Redirect(f"{checklist_url}?{guides.query(answers)}", status_code=303)
-            number += 1
-        else:
-            error = _("Choose one of the options.")
-    elif "show" in params:
-        number = _step_number(params["show"], len(steps)) or 1
+        if not (step.key in answers or step.question.multiple):
+            context = _question(guide, answers, number, _("Choose one of the options."))
+            return Template(template_name="catalogue/guide.html", context=context, status_code=400)
+        if number == len(steps):
+            return Redirect(f"{checklist_url}?{guides.query(answers)}", status_code=303)
+        number += 1
     else:
-        number = 1
-    step = steps[number - 1]
-    context = {
+        number = _step_number(params.get("show", []), len(steps)) or 1
+    context = _question(guide, answers, number)
+    return Template(template_name="catalogue/guide.html", context=context)
+
+
+def _question(
+    guide: guides.Guide, answers: guides.Answers, number: int, error: str | None = None
+) -> dict[str, Any]:
+    """The context of the guide page showing question ``number`` (1-based)."""
+    step = guide.steps[number - 1]
+    back = None
+    if number > 1:
+        back = f"/guide/{guide.code}?{guides.query(answers, show=number - 1)}"
+    return {
         "guide": guide,
         "step": step,
         "number": number,
-        "count": len(steps),
-        "answers": answers,
+        "count": len(guide.steps),
         "hidden": [(k, v) for k in sorted(answers) if k != step.key for v in sorted(answers[k])],
         "chosen": answers.get(step.key, frozenset()),
-        "back": f"/guide/{code}?{guides.query(answers, show=number - 1)}" if number > 1 else None,
+        "back": back,
         "error": error,
     }
-    if error or params:
-        return Template(
-            template_name="catalogue/guide.html",
-            context=context,
-            status_code=400 if error else 200,
-        )
-    return await page_cache(request).page(request, "catalogue/guide.html", context, key=guide)
 
 
 async def _personal(request: Request[Any, Any, Any]) -> tuple[Any, frozenset[str]]:

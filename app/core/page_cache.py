@@ -41,7 +41,9 @@ from app.core.flash import FLASHES
 _NONCE = "tbnonce" + secrets.token_hex(12)
 _TOKEN = "tbcsrf" + secrets.token_hex(12)
 _MARKERS = re.compile(f"({_NONCE}|{_TOKEN})")
-MAX_ENTRIES = 256  # templates × languages × modes × data versions: a few dozen in practice
+# Pages × languages × modes: every catalogue item has its page, so the least recently served
+# page makes room for a new one (a few hundred KB of text per hundred pages).
+MAX_ENTRIES = 1024
 
 
 class PageCache:
@@ -76,12 +78,12 @@ class PageCache:
         ctx = request_context.current()
         signed_in = bool(session.get("account_id"))
         cache_key = (template_name, request.scope["path"], ctx.locale, ctx.elder, signed_in, key)
-        pieces = self._pages.get(cache_key)
+        pieces = self._pages.pop(cache_key, None)
         if pieces is None:
             pieces = self._render(request, template_name, context)
             if len(self._pages) >= MAX_ENTRIES:
-                self._pages.clear()
-            self._pages[cache_key] = pieces
+                del self._pages[next(iter(self._pages))]  # the least recently served
+        self._pages[cache_key] = pieces  # (re)inserted last: dicts keep insertion order
         texts, is_nonce = pieces
         body = [texts[0]]
         for index, nonce in enumerate(is_nonce):

@@ -25,12 +25,12 @@ SUPERMARKET_QUERY = {
 
 
 def item_guide(code: str = "food-business-licence") -> guides.Guide:
-    return guides.Guide(code, (ITEMS[code],))
+    return guides.Guide.of(code, (ITEMS[code],))
 
 
 def bundle_guide(code: str) -> guides.Guide:
     bundle = BUNDLES[code]
-    return guides.Guide(code, tuple(ITEMS[c] for c in bundle.items), bundle)
+    return guides.Guide.of(code, tuple(ITEMS[c] for c in bundle.items), bundle)
 
 
 def test_an_items_steps_are_its_questions_in_order() -> None:

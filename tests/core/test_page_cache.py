@@ -15,12 +15,23 @@ from app.asgi import create_app
 from app.catalogue.services import CACHE, catalogue_changed
 from app.catalogue.tables import Department
 from app.config import Settings
+from app.core import page_cache as page_cache_module
 from app.core.csrf import cookie_name
 from tests.accounts.helpers import sign_in
 from tests.accounts.test_sms_signin import fresh_phone
 from tests.conftest import PageClient, csrf_from, validate_response
 
-PAGES = ["/", "/signin", "/offline"]
+PAGES = [
+    "/",
+    "/signin",
+    "/offline",
+    "/services",
+    "/services/food-business-licence",
+    "/bundles/open-restaurant",
+    "/departments/market-regulation",
+    "/life-events/open-business",
+    "/guide/food-business-licence",
+]
 NONCE = re.compile(r'nonce="([^"]+)"')
 
 
@@ -106,3 +117,17 @@ async def test_a_department_change_shows_on_the_cached_home_page(
     finally:
         await Department.delete().where(Department.code == "test-cache")
         await catalogue_changed(redis)  # type: ignore[arg-type]
+
+
+async def test_the_least_recently_served_page_makes_room(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(page_cache_module, "MAX_ENTRIES", 3)
+    app = create_app()
+    cache = app.app.state.page_cache  # the Litestar app inside RequestContextMiddleware
+    paths = ["/services/food-business-licence", "/services/drainage-permit", "/offline"]
+    async with PageClient(app=app, base_url="http://tongban.local") as client:
+        for path in paths:
+            assert (await client.get(path)).status_code == 200
+        await client.get(paths[0])  # served again: now the most recent
+        await client.get("/signin")  # a fourth page: the least recently served one goes
+    cached_paths = [key[1] for key in cache._pages]
+    assert cached_paths == ["/offline", paths[0], "/signin"]
