@@ -12,3 +12,4 @@ if __name__ == "__main__":
     # Its own process: it configures the app through the environment before importing it.
     subprocess.run([sys.executable, "-m", "bench.signin"], check=True)
     subprocess.run([sys.executable, "-m", "bench.pages"], check=True)
+    subprocess.run([sys.executable, "-m", "bench.search"], check=True)

@@ -38,7 +38,9 @@ from app.catalogue.tables import ServiceItem
 MAX_QUERY = 100  # characters kept of a query; longer ones are cut, never refused
 SEP = "\x00"  # between items in a joined form; normalised text never contains it
 
-EXACT, PREFIX, ZH, PINYIN_PREFIX, PINYIN, INITIALS_PREFIX, INITIALS, ENGLISH, WORDS = range(9)
+EXACT, PREFIX, ZH, PINYIN_PREFIX, PINYIN, INITIALS_PREFIX, INITIALS, ENGLISH, WORDS, UNRANKED = (
+    range(10)
+)
 
 
 def _clean(text: str) -> str:
@@ -156,7 +158,11 @@ class SearchIndex:
         words = query.split()
         if len(words) > 1:  # one word is found by the English substring already
             self._search_words(words, rank)
-        return [self._items[index] for index in sorted(rank, key=lambda i: (rank[i], i))]
+        tiers: list[list[int]] = [[] for _ in range(UNRANKED)]
+        for index, tier in rank.items():
+            tiers[tier].append(index)
+        items = self._items
+        return [items[index] for indexes in tiers for index in sorted(indexes)]
 
     def _search_pinyin(self, query: str, rank: dict[int, int]) -> None:
         latin = _latin(query)
@@ -204,15 +210,18 @@ def _collect(
     keep: Callable[[int], bool] | None = None,
 ) -> None:
     """Note in rank each item whose form holds needle, at the tier the match earns, unless
-    the item already has a better one."""
-    starts, ends, size = form.starts, form.ends, len(needle)
-    for index, offset in form.hits(needle):
-        if keep is not None and not keep(index):
-            continue
-        whole = not offset and ends[index] - starts[index] == size
-        tier = exact if whole else inside if offset else prefix
-        if tier < rank.get(index, WORDS + 1):
-            rank[index] = tier
+    the item already has a better one. (The hot loop of a broad query: kept flat.)"""
+    starts, ends, find = form.starts, form.ends, form.text.find
+    size = len(needle)
+    found = find(needle)
+    while found != -1:
+        index = bisect_right(starts, found) - 1
+        start, end = starts[index], ends[index]
+        if keep is None or keep(index):
+            tier = inside if found != start else exact if end - start == size else prefix
+            if tier < rank.get(index, UNRANKED):
+                rank[index] = tier
+        found = find(needle, end + 1)  # the first match in each item is the best one
 
 
 async def load_summaries() -> tuple[ServiceItemSummary, ...]:
