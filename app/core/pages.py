@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import Response
 
+from app.catalogue.search import search_index
 from app.catalogue.services import list_departments
 from app.config import FRONTEND
 from app.core.page_cache import page_cache
@@ -58,10 +59,12 @@ async def manifest() -> Response[bytes]:
 
 @get("/", name="home")
 async def home(request: Request[Any, Any, Any]) -> Response[Any]:
-    departments = await list_departments(request.app.state.redis)
+    redis = request.app.state.redis
+    departments = await list_departments(redis)
+    total = len((await search_index(redis)).items)
     # The departments tuple is a new object after every change: it keys the cached page.
     return await page_cache(request).page(
-        request, "home.html", {"departments": departments}, key=departments
+        request, "home.html", {"departments": departments, "total": total}, key=(departments, total)
     )
 
 
