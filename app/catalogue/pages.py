@@ -108,7 +108,8 @@ async def services_page(request: Request[Any, Any, Any], q: Query) -> Response[A
         }
         htmx = request.headers.get("hx-request")
         template = "catalogue/_results.html" if htmx else "catalogue/services.html"
-        return Template(template_name=template, context=context)
+        # The same address answers a page or, to htmx, the results alone.
+        return Template(template_name=template, context=context, headers={"Vary": "HX-Request"})
 
     async def build() -> PageData:
         index = await search_index(redis)

@@ -309,3 +309,25 @@ async def test_a_catalogue_change_shows_at_once_on_the_cached_pages(
             ServiceItem.code == FOOD
         )
         await catalogue_changed(redis)
+
+
+async def test_anonymous_readers_get_no_session(client: PageClient, redis: Any) -> None:
+    before = {key async for key in redis.scan_iter("tongban:session:*")}
+    for path in (
+        "/services",
+        "/services?q=spjy",
+        f"/services/{FOOD}",
+        "/bundles/open-restaurant",
+        f"/guide/{FOOD}",
+        f"/guide/{FOOD}/checklist?" + urlencode(SUPERMARKET),
+    ):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert "tongban_session" not in response.headers.get("set-cookie", ""), path
+    assert "tongban_session" not in client.cookies
+    assert {key async for key in redis.scan_iter("tongban:session:*")} == before
+
+
+async def test_search_answers_vary_on_htmx(client: PageClient) -> None:
+    response = await client.get("/services", params={"q": "食品"})
+    assert "hx-request" in response.headers.get("vary", "").lower()
