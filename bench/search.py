@@ -19,7 +19,7 @@ import time
 from app.catalogue.datafile import load
 from app.catalogue.generate import synthetic_items
 from app.catalogue.schemas import ServiceItemSummary
-from app.catalogue.search import SearchIndex
+from app.catalogue.search import SearchIndex, normalise
 
 QUERIES: dict[str, tuple[str, ...]] = {
     "chinese": ("食品", "许可", "浦东新区", "道路运输", "居住证", "药品零售许可变更", "备案"),
@@ -71,20 +71,30 @@ def main() -> None:
         builds.append(time.perf_counter() - started)
     print(f"search: {len(items)} items; pypinyin load {first * 1000:.0f} ms")
     print(f"  index build: median {statistics.median(builds) * 1000:.0f} ms of 5")
-    print(f"  {'kind':<10} {'queries':>7} {'results':>9} {'p50 µs':>8} {'p95 µs':>8}")
+    # "new": a query this index has not answered yet (find); "again": answered from the
+    # index's memory of earlier answers (search), as repeated kiosk and as-you-type queries are.
+    print(
+        f"  {'kind':<10} {'queries':>7} {'results':>9} {'new p50 µs':>11} {'new p95 µs':>11} "
+        f"{'again p50 µs':>13}"
+    )
     for kind, queries in QUERIES.items():
         timings: list[float] = []
+        again: list[float] = []
         results = []
         for query in queries:
-            results.append(len(index.search(query)))  # warm
+            normalised = normalise(query)
+            results.append(len(index.search(query)))  # warm, and remembered
             for _ in range(args.repeat):
                 started = time.perf_counter_ns()
-                index.search(query)
+                index.find(normalised)
                 timings.append((time.perf_counter_ns() - started) / 1000)
+                started = time.perf_counter_ns()
+                index.search(query)
+                again.append((time.perf_counter_ns() - started) / 1000)
         found = f"{min(results)}-{max(results)}"
         print(
-            f"  {kind:<10} {len(queries):>7} {found:>9} "
-            f"{percentile(timings, 0.5):>8.0f} {percentile(timings, 0.95):>8.0f}"
+            f"  {kind:<10} {len(queries):>7} {found:>9} {percentile(timings, 0.5):>11.0f} "
+            f"{percentile(timings, 0.95):>11.0f} {percentile(again, 0.5):>13.1f}"
         )
 
 

@@ -37,6 +37,7 @@ from app.catalogue.services import CACHE
 from app.catalogue.tables import ServiceItem
 
 MAX_QUERY = 100  # characters kept of a query; longer ones are cut, never refused
+MEMO = 2048  # answers kept per index
 SEP = "\x00"  # between items in a joined form; normalised text never contains it
 
 EXACT, PREFIX, ZH, PINYIN_PREFIX, PINYIN, INITIALS_PREFIX, INITIALS, ENGLISH, WORDS, UNRANKED = (
@@ -121,7 +122,17 @@ class SearchIndex:
     catalogue version gives a new index.
     """
 
-    __slots__ = ("_by_code", "_code", "_en", "_initials", "_items", "_pinyin", "_words", "_zh")
+    __slots__ = (
+        "_by_code",
+        "_code",
+        "_en",
+        "_found",
+        "_initials",
+        "_items",
+        "_pinyin",
+        "_words",
+        "_zh",
+    )
 
     def __init__(self, items: Sequence[ServiceItemSummary]) -> None:
         self._items = tuple(items)
@@ -135,6 +146,9 @@ class SearchIndex:
         self._pinyin = _Form(full for full, _initials in pinyin)
         self._initials = _Form(initials for _full, initials in pinyin)
         self._words = _Form(_words(name) for name in names_en)
+        # Answers already given, by normalised query: kiosks and as-you-type ask the same few
+        # queries again and again. Bounded; dropped with the index at the next catalogue change.
+        self._found: dict[str, tuple[ServiceItemSummary, ...]] = {}
 
     @property
     def items(self) -> tuple[ServiceItemSummary, ...]:
@@ -145,12 +159,22 @@ class SearchIndex:
     def by_code(self) -> Mapping[str, ServiceItemSummary]:
         return self._by_code
 
-    def search(self, query: str) -> list[ServiceItemSummary]:
-        """Every item the query finds, best first (see the module docstring); [] for a query
+    def search(self, query: str) -> tuple[ServiceItemSummary, ...]:
+        """Every item the query finds, best first (see the module docstring); () for a query
         that is empty once normalised."""
         query = normalise(query)
         if not query:
-            return []
+            return ()
+        found = self._found.get(query)
+        if found is None:
+            found = self.find(query)
+            if len(self._found) >= MEMO:
+                del self._found[next(iter(self._found))]  # the oldest answer
+            self._found[query] = found
+        return found
+
+    def find(self, query: str) -> tuple[ServiceItemSummary, ...]:
+        """What ``search`` answers for a normalised, non-empty query, worked out afresh."""
         rank: dict[int, int] = {}
         _collect(rank, self._zh, query, EXACT, PREFIX, ZH)
         _collect(rank, self._en, query, EXACT, PREFIX, ENGLISH)
@@ -163,7 +187,7 @@ class SearchIndex:
         for index, tier in rank.items():
             tiers[tier].append(index)
         items = self._items
-        return [items[index] for indexes in tiers for index in sorted(indexes)]
+        return tuple(items[index] for indexes in tiers for index in sorted(indexes))
 
     def _search_pinyin(self, query: str, rank: dict[int, int]) -> None:
         latin = _latin(query)

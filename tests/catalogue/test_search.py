@@ -99,7 +99,7 @@ def test_codes_are_searchable() -> None:
 
 @pytest.mark.parametrize("query", ["", "   ", "\x00\x01", "\u202e", "\t\n"])
 def test_an_empty_query_finds_nothing(query: str) -> None:
-    assert INDEX.search(query) == []
+    assert INDEX.search(query) == ()
 
 
 def test_control_characters_are_removed_from_the_query() -> None:
@@ -110,7 +110,7 @@ def test_control_characters_are_removed_from_the_query() -> None:
 def test_a_long_query_is_cut_not_refused() -> None:
     long = "食品" + "x" * 10_000
     assert len(normalise(long)) == MAX_QUERY
-    assert INDEX.search(long) == []
+    assert INDEX.search(long) == ()
     assert codes("spjyxk" + " " * 10_000) == ["food-business-licence"]
 
 
@@ -159,3 +159,10 @@ async def test_a_renamed_item_is_found_under_its_new_name_after_catalogue_change
         ).where(ServiceItem.code == "drainage-permit")
         await catalogue_changed(redis)
     assert not (await search_index(redis)).search("鲸鱼")
+
+
+def test_a_repeated_query_is_answered_from_memory_with_the_same_result() -> None:
+    first = INDEX.search("spjy")
+    again = INDEX.search(" SPJY ")  # the same once normalised
+    assert again is first
+    assert [item.code for item in first] == codes("spjy")
