@@ -36,6 +36,7 @@ from app.catalogue import services
 from app.catalogue.schemas import (
     Acceptance,
     GuideQuestionSpec,
+    MaterialSpec,
     ServiceItemDetail,
     ServiceItemSummary,
 )
@@ -120,55 +121,26 @@ def _public_url(request: Request[Any, Any, Any]) -> str:
 
 
 def _out(item: ServiceItemSummary, base: str) -> ServiceOut:
-    return ServiceOut(
-        code=item.code,
-        name_zh=item.name_zh,
-        name_en=item.name_en,
-        department=item.department,
-        promised_days=item.promised_days,
-        online=item.online,
-        url=f"{base}/services/{item.code}",
-    )
+    fields = msgspec.structs.asdict(item)
+    del fields["life_events"]
+    return ServiceOut(**fields, url=f"{base}/services/{item.code}")
+
+
+def _material_out(material: MaterialSpec) -> MaterialOut:
+    fields = msgspec.structs.asdict(material)
+    conditional = fields.pop("condition") is not None  # the condition itself stays inside
+    return MaterialOut(**fields, conditional=conditional)
 
 
 def _detail_out(item: ServiceItemDetail, base: str) -> ServiceDetailOut:
-    return ServiceDetailOut(
-        code=item.code,
-        name_zh=item.name_zh,
-        name_en=item.name_en,
-        department=item.department,
-        description_zh=item.description_zh,
-        description_en=item.description_en,
-        fee_zh=item.fee_zh,
-        fee_en=item.fee_en,
-        legal_days=item.legal_days,
-        promised_days=item.promised_days,
-        approval_levels=item.approval_levels,
-        counter_visit=item.counter_visit,
+    fields = msgspec.structs.asdict(item)
+    fields.update(
         delivery=list(item.delivery),
-        min_assurance=item.min_assurance,
-        acceptance=item.acceptance,
         life_events=list(item.life_events),
         questions=list(item.questions),
-        materials=[
-            MaterialOut(
-                code=m.code,
-                name_zh=m.name_zh,
-                name_en=m.name_en,
-                kind=m.kind,
-                note_zh=m.note_zh,
-                note_en=m.note_en,
-                licence_type=m.licence_type,
-                required=m.required,
-                tolerable=m.tolerable,
-                pledgeable=m.pledgeable,
-                deferrable=m.deferrable,
-                conditional=m.condition is not None,
-            )
-            for m in item.materials
-        ],
-        url=f"{base}/services/{item.code}",
+        materials=[_material_out(material) for material in item.materials],
     )
+    return ServiceDetailOut(**fields, url=f"{base}/services/{item.code}")
 
 
 def _mac(offset: int, query: str) -> str:
