@@ -65,6 +65,14 @@ def rotate_csrf_token(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     ScopeState.from_scope(connection.scope).csrf_token = token
 
 
+def _full_path(scope: Scope) -> str:
+    """The path as asked: for a mounted app (``/admin``) Litestar leaves only the part below
+    the mount in ``scope["path"]``, so ``/admin/api/…`` would pass for an excluded ``/api/…``."""
+    if getattr(scope.get("route_handler"), "is_mount", False):
+        return scope.get("raw_path", b"").decode("latin-1")
+    return scope["path"]
+
+
 class CSRFMiddleware:
     """Litestar middleware (one per route): ``exclude`` lists path prefixes that never take a
     form (probes, static files); a handler may also opt out with ``opt={EXEMPT_OPT: True}``."""
@@ -89,7 +97,7 @@ class CSRFMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != ScopeType.HTTP
-            or scope["path"].startswith(self.exclude)
+            or _full_path(scope).startswith(self.exclude)
             or scope["route_handler"].opt.get(EXEMPT_OPT)
         ):
             await self.app(scope, receive, send)

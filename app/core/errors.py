@@ -10,7 +10,7 @@ region (``#messages``), so the user sees what went wrong instead of nothing; a J
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import redis.exceptions
 from litestar import MediaType, Request, Response
@@ -107,12 +107,22 @@ def _detail(exc: HTTPException) -> str | None:
     return None
 
 
+def _requested_path(request: Request[Any, Any, Any]) -> str:
+    """The path as the browser asked for it: a mounted app (``/admin``) sees only the part
+    below its mount in ``scope["path"]``; ``raw_path`` keeps the whole of it."""
+    if getattr(request.scope.get("route_handler"), "is_mount", False):
+        raw = request.scope.get("raw_path") or b""
+        if raw:
+            return unquote(raw.decode("latin-1"))
+    return request.url.path
+
+
 def _sign_in_redirect(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """Browsers asking for a page that needs a signed-in user go to the sign-in page."""
     accept = request.headers.get("accept", "")
     if request.method != "GET" or ("text/html" not in accept and "*/*" not in accept):
         return None
-    target = "/signin?" + urlencode({"next": request.url.path})
+    target = "/signin?" + urlencode({"next": _requested_path(request)})
     if request.headers.get("hx-request") == "true":
         return Response(None, status_code=204, headers={"HX-Redirect": target})
     return Redirect(target, status_code=303)
