@@ -38,6 +38,7 @@ log = get_logger("admin")
 
 PREFIX = "/admin"
 MAX_BODY = 256 * 1024
+MAX_ID = 2**31 - 1  # Serial primary keys: PostgreSQL refuses larger ids as query arguments
 UNSAFE = frozenset({"POST", "PATCH", "DELETE"})
 # piccolo-admin's own ways in and its API explorer (whose scripts come from a CDN our policy
 # refuses anyway). Paths are as the mount sees them, below /admin.
@@ -118,6 +119,9 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
     if path.startswith(REFUSED):
         await _answer(send, 404, "Not found")
         return
+    if any(part.isdigit() and int(part) > MAX_ID for part in path.split("/")):
+        await _answer(send, 404, "Not found")  # no row has an id past the Serial range
+        return
     if method == "PUT":
         await _answer(send, 405, "Use PATCH")
         return
@@ -183,8 +187,8 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
         await app(inner, receive, send_tracked)
     except (ValueError, OverflowError):
         # piccolo-api lets some malformed requests escape: an unknown column in ``__order``
-        # (ValueError), a row id past the database's integer range (OverflowError on SQLite,
-        # asyncpg's DataError, a ValueError, on PostgreSQL). The request was wrong.
+        # (ValueError), an integer past the database's range in a filter (OverflowError).
+        # The request was wrong, not the server.
         if started:
             raise
         log.info("admin_request_refused", method=method, path=path)
