@@ -32,6 +32,7 @@ from app.accounts.guards import requires_passkey_session, requires_role
 from app.accounts.tables import Role
 from app.admin.site import SIGNED, build_admin
 from app.catalogue.services import catalogue_changed
+from app.core.i18n import _
 from app.core.logging import get_logger
 
 log = get_logger("admin")
@@ -117,23 +118,24 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
     path: str = scope["path"]
     method: str = scope["method"]  # type: ignore[typeddict-item]  # an HTTP scope, checked above
     if path.startswith(REFUSED):
-        await _answer(send, 404, "Not found")
+        await _answer(send, 404, _("The page you asked for does not exist or has moved."))
         return
     if any(part.isdigit() and int(part) > MAX_ID for part in path.split("/")):
-        await _answer(send, 404, "Not found")  # no row has an id past the Serial range
+        # No row has an id past the Serial range.
+        await _answer(send, 404, _("The page you asked for does not exist or has moved."))
         return
     if method == "PUT":
-        await _answer(send, 405, "Use PATCH")
+        await _answer(send, 405, _("This page cannot be used that way."))
         return
     if method in UNSAFE and _too_large(scope):
-        await _answer(send, 413, "Too large")
+        await _answer(send, 413, _("What you sent is larger than we accept."))
         return
 
     csrf_token = ScopeState.from_scope(scope).csrf_token
     if not isinstance(csrf_token, str):
         # Our CSRF middleware checked every unsafe request that reaches here and left the
         # token; without one it did not run (an exclusion too wide): refuse, never guess.
-        await _answer(send, 403, "CSRF token verification failed")
+        await _answer(send, 403, _("This form has expired. Reload the page and try again."))
         return
 
     signed = await accounts.current(ASGIConnection(scope))
@@ -192,7 +194,7 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
         if started:
             raise
         log.info("admin_request_refused", method=method, path=path)
-        await _answer(send, 400, "Bad request")
+        await _answer(send, 400, _("Please check what you entered and try again."))
 
 
 ROUTES: list[Any] = [admin]

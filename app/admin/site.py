@@ -40,6 +40,7 @@ from app.catalogue.tables import (
     Material,
     ServiceItem,
 )
+from app.core.i18n import _
 from app.licences.tables import LicenceType
 
 # The scope key under which the mount leaves the ``accounts.services.Signed`` our guards found.
@@ -50,7 +51,7 @@ LICENCES = "证照 Licences"
 
 async def _no_bulk_delete(_crud: Any, _request: Request) -> None:
     # DELETE on a whole table deletes every row its filters match, without per-row hooks.
-    raise HTTPException(status_code=405, detail="Delete rows one at a time.")
+    raise HTTPException(status_code=405, detail=_("Delete rows one at a time."))
 
 
 def _table_configs() -> list[TableConfig]:
