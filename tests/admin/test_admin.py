@@ -404,3 +404,37 @@ async def test_junk_sent_to_the_admin_api_never_yields_a_500(client: PageClient)
                     headers={"X-CSRFToken": token, "Content-Type": "application/json"},
                 )
                 assert response.status_code < 500, (method, path, body[:40], response.text)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "citizen", "admin-by-sms"])
+async def test_junk_from_anyone_who_may_not_enter_never_yields_a_500(
+    client: PageClient, who: str
+) -> None:
+    # The route net (tests/core/test_routes_junk.py) walks HTTP routes; the mount is ASGI.
+    if who == "citizen":
+        await sign_in(client, fresh_phone()[0])
+    elif who == "admin-by-sms":
+        await staff_signed_in_by_sms(client, Role.ADMIN)
+    page = await client.get("/")
+    token = page.text.split('name="_csrf_token" value="', 1)[1].split('"', 1)[0]
+    for path in (
+        "/admin",
+        "/admin/",
+        "/admin/api/tables/catalogue_item/1/",
+        "/admin/public/login/",
+        "/admin/assets/..%2f..%2fendpoints.py",
+        "/admin/%00",
+        "/admin/" + "x" * 3000,
+    ):
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "TRACE"):
+            for headers in ({"x-csrftoken": token}, {}):
+                response = await client.request(
+                    method,
+                    path,
+                    content=b'{"code": "\x00"}',
+                    headers={**headers, "Content-Type": "application/json"},
+                    follow_redirects=False,
+                )
+                status = response.status_code
+                assert status < 500, (who, method, path, status)
+                assert not 200 <= status < 300, (who, method, path, status)  # nobody gets in
