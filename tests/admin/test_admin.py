@@ -4,6 +4,7 @@ in, what it offers, and that a change made there reaches every replica's cached 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from app.accounts.services import create_account
 from app.accounts.tables import Role
 from app.asgi import create_app
 from app.catalogue import services as catalogue
+from app.catalogue.seed import seed_catalogue, seed_departments
 from app.catalogue.tables import Department, GuideQuestion, Material, ServiceItem
 from app.core.cache import VersionedCache
 from tests.accounts.helpers import (
@@ -35,6 +37,17 @@ OUR_TABLES = [
     "catalogue_material",
     "licences_type",
 ]
+
+
+@pytest.fixture(autouse=True)
+async def seeded_catalogue_afterwards(redis: Any) -> AsyncIterator[None]:
+    """Edits made here are undone the way a reseed would, so later tests find the data file's
+    catalogue (the seeder upserts it and drops materials the file does not name)."""
+    yield
+    await seed_departments()
+    await seed_catalogue()
+    await Department.delete().where(Department.code == "junk-target")
+    await catalogue.catalogue_changed(redis)
 
 
 # Sessions of each kind -------------------------------------------------------------------
