@@ -22,6 +22,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from asyncpg.exceptions import DataError
 from litestar import asgi
 from litestar.connection import ASGIConnection
 from litestar.types import Message, Receive, Scope, Send
@@ -187,10 +188,11 @@ async def admin(scope: Scope, receive: Receive, send: Send) -> None:
 
     try:
         await app(inner, receive, send_tracked)
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, DataError):
         # piccolo-api lets some malformed requests escape: an unknown column in ``__order``
-        # (ValueError), an integer past the database's range in a filter (OverflowError).
-        # The request was wrong, not the server.
+        # (ValueError), an integer past a column's range (OverflowError on SQLite; asyncpg's
+        # DataError, SQLSTATE class 22 "data exception", on PostgreSQL). The request was
+        # wrong, not the server.
         if started:
             raise
         log.info("admin_request_refused", method=method, path=path)

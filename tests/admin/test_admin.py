@@ -377,6 +377,7 @@ async def test_junk_sent_to_the_admin_api_never_yields_a_500(client: PageClient)
     paths = [
         "/admin/api/tables/catalogue_item/",
         f"/admin/api/tables/catalogue_department/{target.id}/",
+        f"/admin/api/tables/catalogue_item/{await row_id(ServiceItem, code='drainage-permit')}/",
         "/admin/api/tables/catalogue_item/abc/",
         "/admin/api/tables/catalogue_item/99999999999999999999/",
         "/admin/api/tables/catalogue_material/",
@@ -395,6 +396,8 @@ async def test_junk_sent_to_the_admin_api_never_yields_a_500(client: PageClient)
         b'{"condition": "[1]"}',
         b'{"department": 99999999}',
         b'{"legal_days": 99999999999}',
+        b'{"department": 100000000000000000000000}',
+        b'{"min_assurance": "high", "delivery": "[\\"teleport\\"]"}',
         b'{"a":' * 3000 + b"1" + b"}" * 3000,
         b"\xff\xfe",
     ]
