@@ -29,5 +29,6 @@ APP_REGISTRY = AppRegistry(
         "app.notifications.piccolo_app",
         "app.accounts.piccolo_app",
         "app.licences.piccolo_app",
+        "app.signing.piccolo_app",
     ]
 )

@@ -1,0 +1,1 @@
+"""Passkey e-signatures: signable documents, the signing ceremony, evidence anyone can verify."""

@@ -1,0 +1,10 @@
+from piccolo.conf.apps import AppConfig
+
+from app.config import ROOT
+from app.signing.tables import SignableDocument, Signature
+
+APP_CONFIG = AppConfig(
+    app_name="signing",
+    migrations_folder_path=ROOT / "migrations" / "signing",
+    table_classes=[SignableDocument, Signature],
+)
