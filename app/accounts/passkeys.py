@@ -69,20 +69,20 @@ class PasskeyError(Exception):
 
 
 # What a malformed or refused browser answer may raise while it is parsed and verified.
-_REFUSED = (PasskeyError, WebAuthnException, ValueError, KeyError, TypeError, RecursionError)
+REFUSED = (PasskeyError, WebAuthnException, ValueError, KeyError, TypeError, RecursionError)
 
 
 def _key(kind: str, challenge_id: str) -> str:
     return f"tongban:webauthn:{kind}:{challenge_id}"
 
 
-async def _keep(redis: Redis, kind: str, data: dict[str, Any]) -> str:
+async def keep_challenge(redis: Redis, kind: str, data: dict[str, Any]) -> str:
     challenge_id = secrets.token_urlsafe(24)
     await redis.set(_key(kind, challenge_id), json.dumps(data), ex=CHALLENGE_TTL)
     return challenge_id
 
 
-async def _take(redis: Redis, kind: str, challenge_id: object) -> dict[str, Any]:
+async def take_challenge(redis: Redis, kind: str, challenge_id: object) -> dict[str, Any]:
     if not isinstance(challenge_id, str) or not _CHALLENGE_ID.match(challenge_id):
         raise PasskeyError(_("This passkey request has expired. Please try again."))
     raw = await redis.getdel(_key(kind, challenge_id))
@@ -92,14 +92,14 @@ async def _take(redis: Redis, kind: str, challenge_id: object) -> dict[str, Any]
     return data
 
 
-def _credential_json(credential: object) -> str:
+def credential_json(credential: object) -> str:
     text = credential if isinstance(credential, str) else json.dumps(credential)
     if len(text) > MAX_CREDENTIAL_JSON:
         raise PasskeyError(_("The passkey response is not valid."))
     return text
 
 
-def _check_context(raw_id: bytes, client_data_json: bytes) -> None:
+def check_context(raw_id: bytes, client_data_json: bytes) -> None:
     """Checks py_webauthn leaves to us (WebAuthn Level 3).
 
     §7.1 step 25 and §7.2: a credential id longer than 1023 bytes is refused.
@@ -140,7 +140,7 @@ async def registration_options(account: Account, redis: Redis) -> tuple[str, str
         ],
         supported_pub_key_algs=ALGORITHMS,
     )
-    challenge_id = await _keep(
+    challenge_id = await keep_challenge(
         redis,
         "register",
         {"challenge": bytes_to_base64url(options.challenge), "account_id": account.id},
@@ -152,12 +152,12 @@ async def register(
     account: Account, redis: Redis, challenge_id: object, credential: object, name: str
 ) -> Passkey:
     settings = get_settings()
-    state = await _take(redis, "register", challenge_id)
+    state = await take_challenge(redis, "register", challenge_id)
     if state.get("account_id") != account.id:
         raise PasskeyError(_("This passkey request has expired. Please try again."))
     try:
-        parsed = parse_registration_credential_json(_credential_json(credential))
-        _check_context(parsed.raw_id, parsed.response.client_data_json)
+        parsed = parse_registration_credential_json(credential_json(credential))
+        check_context(parsed.raw_id, parsed.response.client_data_json)
         verified = verify_registration_response(
             credential=parsed,
             expected_challenge=base64url_to_bytes(state["challenge"]),
@@ -166,7 +166,7 @@ async def register(
             require_user_verification=True,
             supported_pub_key_algs=ALGORITHMS,
         )
-    except _REFUSED as exc:
+    except REFUSED as exc:
         log.info("passkey_register_failure", account_id=account.id, reason=str(exc)[:120])
         raise PasskeyError(_("The passkey could not be verified. Please try again.")) from exc
     credential_id = bytes_to_base64url(verified.credential_id)
@@ -199,7 +199,7 @@ async def authentication_options(redis: Redis) -> tuple[str, str]:
     options = generate_authentication_options(
         rp_id=settings.rp_id, user_verification=UserVerificationRequirement.REQUIRED
     )
-    challenge_id = await _keep(
+    challenge_id = await keep_challenge(
         redis, "signin", {"challenge": bytes_to_base64url(options.challenge)}
     )
     return challenge_id, options_to_json(options)
@@ -213,13 +213,13 @@ class PasskeySignIn:
 
 async def authenticate(redis: Redis, challenge_id: object, credential: object) -> PasskeySignIn:
     settings = get_settings()
-    state = await _take(redis, "signin", challenge_id)
+    state = await take_challenge(redis, "signin", challenge_id)
     refused = _("This passkey could not sign you in.")
     try:
-        text = _credential_json(credential)
+        text = credential_json(credential)
         parsed = parse_authentication_credential_json(text)
-        _check_context(parsed.raw_id, parsed.response.client_data_json)
-    except _REFUSED as exc:
+        check_context(parsed.raw_id, parsed.response.client_data_json)
+    except REFUSED as exc:
         raise PasskeyError(refused) from exc
     passkey = (
         await Passkey.objects()
@@ -251,7 +251,7 @@ async def authenticate(redis: Redis, challenge_id: object, credential: object) -
             credential_current_sign_count=passkey.sign_count,
             require_user_verification=True,
         )
-    except _REFUSED as exc:
+    except REFUSED as exc:
         # Includes a signature counter that did not grow: a possible cloned authenticator.
         log.warning("passkey_signin_failure", reason=str(exc)[:120], passkey_id=passkey.id)
         raise PasskeyError(refused) from exc

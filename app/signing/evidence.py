@@ -80,6 +80,11 @@ def seal_public_key() -> bytes:
     return _seal_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+def fingerprint(public_key: bytes) -> str:
+    """How people compare seal keys: the first 16 hex characters of the key's SHA-256."""
+    return sha256_hex(public_key)[:16]
+
+
 def seal(unsealed: dict[str, Any]) -> dict[str, Any]:
     """The bundle with the platform's seal over everything else in it."""
     if "seal" in unsealed:

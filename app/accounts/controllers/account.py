@@ -26,6 +26,7 @@ from app.core.ratelimit import allow
 from app.core.security import NO_STORE
 from app.core.transactions import write_transaction
 from app.notifications.services import notify, send_soon
+from app.signing import service as signing
 
 
 def level_label(level: int) -> str:
@@ -55,6 +56,7 @@ async def _account_page(
         "id_masked": mask_id_number(number) if number else None,
         "passkeys": keys,
         "sessions": await services.active_sessions(account.id),
+        "signatures": await signing.signatures_of(account.id),
         "this_session": signed.login.id,
         "needs_passkey": services.is_staff(account) and not keys,
         "errors": errors,
