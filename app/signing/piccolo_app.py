@@ -7,4 +7,5 @@ APP_CONFIG = AppConfig(
     app_name="signing",
     migrations_folder_path=ROOT / "migrations" / "signing",
     table_classes=[SignableDocument, Signature],
+    migration_dependencies=["app.accounts.piccolo_app"],
 )
