@@ -13,3 +13,4 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, "-m", "bench.signin"], check=True)
     subprocess.run([sys.executable, "-m", "bench.pages"], check=True)
     subprocess.run([sys.executable, "-m", "bench.search"], check=True)
+    subprocess.run([sys.executable, "-m", "bench.signatures"], check=True)
