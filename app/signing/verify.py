@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
+import cbor2
 import msgspec
 from cryptography.exceptions import UnsupportedAlgorithm
 from webauthn import verify_authentication_response
@@ -67,6 +68,7 @@ _FLAG_AT = 0x40
 # cryptography while it is parsed.
 _PARSE_ERRORS = (
     WebAuthnException,
+    cbor2.CBORError,
     UnsupportedAlgorithm,
     ValueError,
     KeyError,

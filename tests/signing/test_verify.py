@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -22,7 +23,7 @@ from app.core.i18n import current_locale
 from app.signing import evidence
 from app.signing.canonical import canonical_bytes
 from app.signing.verify import MAX_BYTES, EvidenceError, verify_bundle
-from tests.fixtures.soft_authenticator import FLAG_UV, SoftAuthenticator
+from tests.fixtures.soft_authenticator import FLAG_ED, FLAG_UV, SoftAuthenticator
 from tests.signing.helpers import a_document, make_bundle, new_authenticator, reseal
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,6 +186,44 @@ def test_an_origin_outside_the_rp_id() -> None:
     bundle = json.loads(make_bundle(assertion_origin="https://evil.example"))
     move(bundle)
     assert code_of(reseal(bundle)) == "origin"
+
+
+@pytest.mark.parametrize(
+    ("extensions", "code"),
+    [(b"\xa0", None), (b"\xff\x00garbage", "authenticator-data"), (b"", "authenticator-data")],
+)
+def test_authenticator_data_with_extension_data(extensions: bytes, code: str | None) -> None:
+    """Flag ED (§6.1) promises CBOR extension data after the counter: an empty map verifies,
+    anything else is malformed, even when the passkey signed it."""
+
+    def extended(authenticator: SoftAuthenticator, response: dict[str, Any]) -> dict[str, Any]:
+        body = response["response"]
+        data = bytearray(evidence.from_b64url(body["authenticatorData"]))
+        data[32] |= FLAG_ED
+        data += extensions
+        body["authenticatorData"] = evidence.b64url(bytes(data))
+        client_data = evidence.from_b64url(body["clientDataJSON"])
+        signature = authenticator.credentials[0].sign(bytes(data), client_data)
+        body["signature"] = evidence.b64url(signature)
+        return response
+
+    data = make_bundle(tamper=extended)
+    if code is None:
+        verify_bundle(data)
+    else:
+        assert code_of(data) == code
+
+
+COSE_VALUES = st.one_of(st.integers(-300, 300), st.binary(max_size=80), st.text(max_size=8))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.integers(-4, 4), COSE_VALUES, max_size=6) | st.binary(max_size=120))
+def test_any_credential_public_key_is_refused_cleanly(key: dict[int, Any] | bytes) -> None:
+    bundle = json.loads(valid_bundle())
+    raw = key if isinstance(key, bytes) else cbor2.dumps(key)
+    bundle["credential"]["public_key"] = evidence.b64url(raw)
+    assert code_of(reseal(bundle)) in {"credential", "signature"}
 
 
 def test_client_data_of_a_registration() -> None:
