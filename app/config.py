@@ -91,6 +91,12 @@ class Settings:
     # checklists (app/catalogue/pdf.py). None: look in the usual system places, else fall back
     # to the reader's own STSong-Light (not embedded).
     pdf_font: Path | None = None
+    # The platform's certificate and private key (PEM files) that seal signed-document PDFs
+    # with a PAdES signature (app/signing/pdf.py). Both or neither. Unset: dev makes and keeps
+    # a self-signed "Tongban development seal" under var/; prod hands out unsealed PDFs (the
+    # evidence bundle, not the PDF, is what proves a signature) and logs a warning once.
+    pdf_seal_cert: Path | None = None
+    pdf_seal_key: Path | None = None
 
     @property
     def is_dev(self) -> bool:
@@ -183,6 +189,12 @@ def load_settings() -> Settings:
     pdf_font = _env("PDF_FONT")
     if pdf_font is not None and not Path(pdf_font).is_file():
         raise ConfigError(f"TONGBAN_PDF_FONT must name a font file, got {pdf_font!r}")
+    pdf_seal_cert, pdf_seal_key = _env("PDF_SEAL_CERT"), _env("PDF_SEAL_KEY")
+    if (pdf_seal_cert is None) != (pdf_seal_key is None):
+        raise ConfigError("TONGBAN_PDF_SEAL_CERT and TONGBAN_PDF_SEAL_KEY go together: set both")
+    for name, value in (("PDF_SEAL_CERT", pdf_seal_cert), ("PDF_SEAL_KEY", pdf_seal_key)):
+        if value is not None and not Path(value).is_file():
+            raise ConfigError(f"TONGBAN_{name} must name a PEM file, got {value!r}")
 
     return Settings(
         environment=environment,
@@ -218,6 +230,8 @@ def load_settings() -> Settings:
         page_cache=_int("PAGE_CACHE", 0 if environment == "dev" else 1) == 1,
         passkey_options_per_minute=_int("PASSKEY_OPTIONS_PER_MINUTE", 30),
         pdf_font=Path(pdf_font).resolve() if pdf_font else None,
+        pdf_seal_cert=Path(pdf_seal_cert).resolve() if pdf_seal_cert else None,
+        pdf_seal_key=Path(pdf_seal_key).resolve() if pdf_seal_key else None,
     )
 
 

@@ -267,8 +267,11 @@ def _materials(lines: Sequence[ChecklistLine], styles: _Styles, width: float) ->
     return table
 
 
-class _NumberedCanvas(Canvas):
-    """Holds every page back until the end, then draws the footer with "page / pages"."""
+class NumberedCanvas(Canvas):
+    """Holds every page back until the end, then draws the footer with "page / pages".
+
+    Made with ``partial(NumberedCanvas, footer=…, footer_style=…, font=…)`` as a platypus
+    ``canvasmaker``; the signed-document PDF (app/signing/pdf.py) uses it too."""
 
     def __init__(
         self, *args: Any, footer: str, footer_style: ParagraphStyle, font: str, **kwargs: Any
@@ -373,7 +376,7 @@ def checklist_pdf(doc: PrintableChecklist, *, font: PdfFont | None = None) -> by
         story,
         onFirstPage=first_page,
         canvasmaker=partial(
-            _NumberedCanvas, footer=doc.footer, footer_style=styles.footer, font=font.name
+            NumberedCanvas, footer=doc.footer, footer_style=styles.footer, font=font.name
         ),
     )
     return buffer.getvalue()
