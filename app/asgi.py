@@ -32,6 +32,7 @@ from app.core.static import StaticFileSystem
 from app.core.templates import template_config
 from app.licences import controllers as licences_controllers
 from app.notifications import controllers as notifications_controllers
+from app.signing import controllers as signing_controllers
 
 SESSION_COOKIE = "tongban_session"
 # Under HTTPS the cookie carries the __Host- prefix (RFC 6265bis): only this exact host, over
@@ -103,6 +104,7 @@ def create_litestar(settings: Settings) -> Litestar:
             *catalogue_controllers.ROUTES,
             *catalogue_api.ROUTES,
             *admin_mount.ROUTES,
+            *signing_controllers.ROUTES,
             create_static_files_router(
                 path="/static", directories=[FRONTEND / "static"], file_system=StaticFileSystem()
             ),

@@ -36,9 +36,11 @@ from app.core.i18n import _
 from app.core.page_cache import page_cache
 from app.core.security import NO_STORE
 from app.licences.services import companies_of, held_licence_types
+from app.signing import service as signing
+from app.signing.tables import DocumentKind
 
 RESULTS = 50  # search results shown on a page; the API pages through all of them
-Query = Annotated[str, Parameter(default="", required=False)]
+Query = Annotated[str, Parameter(required=False)]
 
 
 def _redis(request: Request[Any, Any, Any]) -> Redis:
@@ -94,7 +96,7 @@ async def _departments(redis: Redis) -> dict[str, DepartmentSummary]:
 
 
 @get("/services", name="services")
-async def services_page(request: Request[Any, Any, Any], q: Query) -> Response[Any]:
+async def services_page(request: Request[Any, Any, Any], q: Query = "") -> Response[Any]:
     redis = _redis(request)
     # Shown back in the search box: no control, format (bidi) or unpaired surrogate characters.
     query = "".join(ch for ch in q[:200] if unicodedata.category(ch)[0] != "C").strip()[:100]
@@ -313,24 +315,38 @@ def _question(
     }
 
 
-async def _personal(request: Request[Any, Any, Any]) -> tuple[Any, frozenset[str]]:
-    """The signed-in account (or None) and the licence types it or its companies hold."""
-    signed = await accounts.current(request)
-    if signed is None:
-        return None, frozenset()
-    return signed.account, await held_licence_types(int(signed.account.id))
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A checklist and what made it."""
+
+    guide: guides.Guide
+    answers: dict[str, frozenset[str]]
+    checklist: guides.Checklist
+    account: Any  # the signed-in account, or None
+    # Materials the licence library would fill (免于提交) once the data-use authorisation is
+    # signed; 0 when it is signed, or when nobody is signed in.
+    waiting: int = 0
 
 
-async def _checklist(
-    request: Request[Any, Any, Any], code: str
-) -> tuple[guides.Guide, dict[str, frozenset[str]], guides.Checklist, Any] | Template:
+async def _checklist(request: Request[Any, Any, Any], code: str) -> Found | Template:
+    """The checklist for the answers in the query. Licences held count only once the person
+    has signed the data-use authorisation (授权书): until then they are uploads like any other,
+    and the page says how many would not be."""
     guide = await _guide(_redis(request), code)
     try:
         answers = guides.read_answers(guide, _params(request))
     except guides.AnswerError as error:
         return _bad_answer(guide, error)
-    account, held = await _personal(request)
-    return guide, answers, guides.checklist(guide, answers, held), account
+    signed = await accounts.current(request)
+    if signed is None:
+        return Found(guide, answers, guides.checklist(guide, answers), None)
+    account_id = int(signed.account.id)
+    held = await held_licence_types(account_id)
+    personal = guides.checklist(guide, answers, held)
+    if not held or await signing.has_signed(account_id, DocumentKind.AUTHORISATION):
+        return Found(guide, answers, personal, signed.account)
+    waiting = sum(1 for entry in personal.entries if entry.mark == Mark.HELD)
+    return Found(guide, answers, guides.checklist(guide, answers), signed.account, waiting)
 
 
 def _answer_lines(guide: guides.Guide, answers: guides.Answers) -> list[tuple[str, str]]:
@@ -348,14 +364,16 @@ async def checklist_page(request: Request[Any, Any, Any], code: FromPath[str]) -
     found = await _checklist(request, code)
     if isinstance(found, Template):
         return found
-    guide, answers, checklist, account = found
+    guide, answers, checklist, account = found.guide, found.answers, found.checklist, found.account
+    here = f"/guide/{code}/checklist?{guides.query(answers)}"
     context = {
         "guide": guide,
+        "waiting": found.waiting,
+        "here": here,
         "checklist": checklist,
         "answer_lines": _answer_lines(guide, answers),
         "query": guides.query(answers),
-        "signin": "/signin?"
-        + urlencode({"next": f"/guide/{code}/checklist?{guides.query(answers)}"}),
+        "signin": "/signin?" + urlencode({"next": here}),
         "how_to_provide": how_to_provide,
         "signed_in": account is not None,
         "applicant": await _applicant(account),
@@ -412,7 +430,7 @@ async def checklist_pdf(request: Request[Any, Any, Any], code: FromPath[str]) ->
     found = await _checklist(request, code)
     if isinstance(found, Template):
         return found
-    guide, answers, checklist, account = found
+    guide, answers, checklist, account = found.guide, found.answers, found.checklist, found.account
     settings = request.app.state.settings
     departments = {d.code: d for d in await services.list_departments(_redis(request))}
     if guide.bundle is not None:

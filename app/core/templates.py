@@ -75,6 +75,12 @@ def localised(obj: Any, field: str = "name") -> Any:
     return getattr(obj, field + suffix)
 
 
+def lang_of(text: str) -> str:
+    """``lang`` for text whose language we did not choose (what someone wrote or signed):
+    zh-Hans when it holds Chinese characters, else en."""
+    return "zh-Hans" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+
+
 class BakedTranslations(Extension):
     """Translates every literal ``_("...")`` while a template compiles, for the language of the
     environment it compiles in (``environment.baked_locale``): the compiled page then holds the
@@ -149,7 +155,7 @@ def make_environment(*, auto_reload: bool = True) -> Environment:
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = translate  # gettext, ngettext and {% trans %} stay Jinja's own
-    env.filters.update(local_time=local_time, device_name=device_name)
+    env.filters.update(local_time=local_time, device_name=device_name, lang_of=lang_of)
     env.globals.update(
         ctx=current,
         loc=localised,

@@ -17,6 +17,7 @@ from app.core.i18n import LANG_COOKIE
 from tests.accounts.helpers import sign_in
 from tests.catalogue.test_checklist import SUPERMARKET_MATERIALS
 from tests.conftest import PageClient
+from tests.signing.people import sign_authorisation
 
 DATA = load()
 FOOD = "food-business-licence"
@@ -226,6 +227,7 @@ async def test_a_signed_in_citizens_checklist_marks_held_licences_exempt_and_is_
     client: PageClient,
 ) -> None:
     await sign_in(client, ZHANG_SAN)
+    await sign_authorisation(client)  # the library fills materials once this is signed
     response = await client.get(f"/guide/{FOOD}/checklist?" + urlencode(SUPERMARKET))
     assert response.status_code == 200
     assert "no-store" in response.headers["cache-control"]

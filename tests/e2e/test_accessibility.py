@@ -86,6 +86,15 @@ NOT_PAGES = {
     "/schema/{path:str}": "not found under the OpenAPI path",
     "/guide/{code:str}/checklist.pdf": "the checklist as a PDF download",
     "/admin": "piccolo-admin's own single-page app, not ours to audit",
+    "/signatures/{signature_id:str}/evidence.json": "the evidence bundle, JSON download",
+    "/signatures/{signature_id:str}/document.pdf": "the signed document as a PDF download",
+    "/signatures/seal-key": "the seal's public key, JSON",
+}
+
+# Pages whose address is made while the test runs: audited by the flow named, in every mode.
+FLOWS = {
+    "/sign/{document_id:int}": "_audit_signing",
+    "/signatures/{signature_id:str}/verify": "_audit_signing",
 }
 
 COMBINATIONS = (("zh-Hans", False), ("zh-Hans", True), ("en", False), ("en", True))
@@ -102,7 +111,7 @@ def get_routes() -> set[str]:
 
 
 def test_every_get_route_is_audited_or_not_a_page() -> None:
-    visited = {visit.covers for visit in VISITS}
+    visited = {visit.covers for visit in VISITS} | set(FLOWS)
     unknown = get_routes() - visited - set(NOT_PAGES)
     assert not unknown, (
         f"GET routes no accessibility test opens: {sorted(unknown)}. Add each to VISITS in "
@@ -191,6 +200,33 @@ async def _audit_showing_a_licence(page: Page, axe: AxeNet, base: str) -> None:
     await axe.audit(page)
 
 
+async def _audit_signing(page: Page, axe: AxeNet, base: str) -> None:
+    """A new data-use authorisation for the staff member (who holds a passkey): the signing
+    page, signing it, the account page's flash and list, and the signature's verify page."""
+    await page.goto(f"{base}/account")
+    target = await page.evaluate(
+        """async () => {
+            const token = JSON.parse(document.body.getAttribute("hx-headers"))["x-csrftoken"];
+            const response = await fetch("/authorisation", {
+                method: "POST",
+                headers: {"x-csrftoken": token},
+                body: new URLSearchParams({next: "/account"}),
+            });
+            return response.url;
+        }"""
+    )
+    assert "/sign/" in target, target
+    await page.goto(target)
+    await expect(page.locator("[data-sign]")).to_be_visible()
+    await axe.audit(page)
+    await page.locator("[data-sign]").click()
+    await expect(page.locator(".flash-success")).to_be_visible()
+    await axe.audit(page)
+    await page.locator("section[aria-labelledby='signatures-title'] a").first.click()
+    await expect(page.locator(".notice-success")).to_be_visible()
+    await axe.audit(page)
+
+
 async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
     browser: Browser,
     axe: AxeNet,
@@ -203,7 +239,9 @@ async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
         "citizen": await _citizen(browser, base),
         "staff": await _staff(browser, base),
     }
-    pages = {who: await context.new_page() for who, context in contexts.items()}
+    pages = {who: await context.new_page() for who, context in contexts.items() if who != "staff"}
+    # The page _staff signed in on: the virtual authenticator (holding the passkey) is its own.
+    pages["staff"] = contexts["staff"].pages[0]
     audited = []
     for number, (lang, elder) in enumerate(COMBINATIONS):
         for context in contexts.values():
@@ -221,6 +259,7 @@ async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
         )
         await _audit_a_flash_message(visitor, axe, lang, elder)
         await _audit_showing_a_licence(pages["citizen"], axe, base)
+        await _audit_signing(pages["staff"], axe, base)
 
     await axe.settle()
     # Reported here once, with everything the net saw on the way (the fixture would too).

@@ -139,7 +139,7 @@ def test_page_one_is_the_document_and_the_appendix_is_the_evidence() -> None:
     pages = texts(data)
     assert len(pages) == 2
     document, appendix = pages[0], squeezed(pages[1])
-    for expected in (TITLE, FIRST_SENTENCE, "李*", "138****0000", "2026-11-24 18:03:05 (UTC+8)"):
+    for expected in (TITLE, FIRST_SENTENCE, "李*", "138****0000", "2026-11-24 18:03:05（UTC+8）"):
         assert expected in document
     assert URL in squeezed(document)  # printed under the QR code
     for expected in (

@@ -27,6 +27,7 @@ from app.core.security import NO_STORE
 from app.core.transactions import write_transaction
 from app.notifications.services import notify, send_soon
 from app.signing import service as signing
+from app.signing.tables import DocumentKind
 
 
 def level_label(level: int) -> str:
@@ -57,6 +58,7 @@ async def _account_page(
         "passkeys": keys,
         "sessions": await services.active_sessions(account.id),
         "signatures": await signing.signatures_of(account.id),
+        "authorised": await signing.has_signed(account.id, DocumentKind.AUTHORISATION),
         "this_session": signed.login.id,
         "needs_passkey": services.is_staff(account) and not keys,
         "errors": errors,

@@ -177,6 +177,34 @@
     });
   }
 
+  // Signing a document: the server's challenge binds this document's hash; the passkey signs it.
+  function setupSign(section) {
+    section.hidden = false;
+    var button = section.querySelector("[data-sign]");
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      post(section.getAttribute("data-options-url")).then(function (started) {
+        return navigator.credentials.get({ publicKey: requestOptions(started.options) }).then(function (credential) {
+          return post(section.getAttribute("data-finish-url"), {
+            challenge_id: started.challenge_id,
+            credential: credentialJSON(credential),
+            next: section.getAttribute("data-next") || "",
+          });
+        });
+      }).then(function (result) {
+        window.location.assign(result.redirect);
+      }).catch(function (error) {
+        say(error && error.name === "NotAllowedError" ? notSigned : (error.message || notSigned));
+      }).finally(function () {
+        button.disabled = false;
+      });
+    });
+  }
+
+  var notSigned = document.documentElement.lang === "en"
+    ? "Nothing was signed: the passkey was not used. You can try again."
+    : "未签名：未使用通行密钥。您可以重试。";
+
   // WebAuthn refuses an IP address as the relying party ("This is an invalid domain."): say
   // plainly where passkeys work instead of letting the browser's raw error through.
   var ipHost = /^[0-9.]+$/.test(location.hostname) || location.hostname.indexOf(":") >= 0 ||
@@ -193,5 +221,6 @@
     }
     document.querySelectorAll("[data-passkey-signin]").forEach(setupSignIn);
     document.querySelectorAll("[data-passkey-register-section]").forEach(setupRegister);
+    document.querySelectorAll("[data-sign-section]").forEach(setupSign);
   });
 })();
