@@ -1,4 +1,5 @@
-"""A signed document as a PDF to keep or print (docs/signing.md, "The signed document as a PDF"), optionally sealed.
+"""A signed document as a PDF to keep or print, optionally sealed (docs/signing.md, "The
+signed document as a PDF").
 
 ``signed_pdf`` lays out one evidence bundle (app/signing/evidence.py) on A4 pages: page 1 is the
 document as it was signed — its kind, title and body, the signer (masked) and when they signed —
