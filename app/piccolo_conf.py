@@ -30,5 +30,7 @@ APP_REGISTRY = AppRegistry(
         "app.accounts.piccolo_app",
         "app.licences.piccolo_app",
         "app.signing.piccolo_app",
+        "app.files.piccolo_app",
+        "app.applications.piccolo_app",
     ]
 )
