@@ -200,26 +200,41 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(text), style)
 
 
-def _pairs(rows: Sequence[tuple[str, str]], styles: _Styles, width: float) -> Table:
-    label_width = 38 * mm
+def label_value_table(
+    rows: Sequence[Sequence[Any]],
+    *,
+    font: str,
+    width: float,
+    label_width: float,
+    padding: float = 1.5,
+) -> Table:
+    """Rows of (label, value) flowables as a two-column table with a hairline under each row,
+    labels ``label_width`` wide; the signed-document PDF lays out its facts the same way."""
     table = Table(
-        [[_p(label, styles.label), _p(value, styles.value)] for label, value in rows],
-        colWidths=[label_width, width - label_width],
-        hAlign="LEFT",
+        [list(row) for row in rows], colWidths=[label_width, width - label_width], hAlign="LEFT"
     )
     table.setStyle(
         TableStyle(
             [
-                ("FONTNAME", (0, 0), (-1, -1), styles.font),  # else Helvetica joins the PDF
+                ("FONTNAME", (0, 0), (-1, -1), font),  # else Helvetica joins the PDF
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                ("TOPPADDING", (0, 0), (-1, -1), padding),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), padding),
                 ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
             ]
         )
     )
     return table
+
+
+def _pairs(rows: Sequence[tuple[str, str]], styles: _Styles, width: float) -> Table:
+    return label_value_table(
+        [(_p(label, styles.label), _p(value, styles.value)) for label, value in rows],
+        font=styles.font,
+        width=width,
+        label_width=38 * mm,
+    )
 
 
 def _materials(lines: Sequence[ChecklistLine], styles: _Styles, width: float) -> Table:

@@ -67,10 +67,10 @@ from app.catalogue.pdf import (
     MARGIN_TOP,
     MARGIN_X,
     MUTED,
-    RULE,
     NumberedCanvas,
     PdfFont,
     default_font,
+    label_value_table,
 )
 from app.config import Settings, get_settings
 from app.core.i18n import DEFAULT_LOCALE, _, current_locale, normalise
@@ -231,24 +231,13 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
 def _pairs(
     rows: list[tuple[str, Paragraph]], styles: _Styles, width: float, label_width: float
 ) -> Table:
-    table = Table(
-        [[_p(label, styles.label), value] for label, value in rows],
-        colWidths=[label_width, width - label_width],
-        hAlign="LEFT",
+    return label_value_table(
+        [(_p(label, styles.label), value) for label, value in rows],
+        font=styles.font,
+        width=width,
+        label_width=label_width,
+        padding=2,
     )
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONTNAME", (0, 0), (-1, -1), styles.font),  # else Helvetica joins the PDF
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                ("TOPPADDING", (0, 0), (-1, -1), 2),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
-            ]
-        )
-    )
-    return table
 
 
 def _url_lines(url: str, style: ParagraphStyle) -> str:
