@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Request, Response, Router, get
 from litestar.datastructures import CacheControlHeader, ResponseHeader
+from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
@@ -203,30 +204,68 @@ ERRORS = {
 }
 
 
+class _Pages:
+    """Encoded answers of /api/v1/services by (query, offset, limit), for the current search
+    index only: kiosks and partners page through the same few queries again and again. A new
+    index (every catalogue change) starts afresh; at most ``size`` answers are kept."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._index: object = None
+        self._answers: dict[tuple[str, int, int], bytes] = {}
+
+    def get(self, index: object, key: tuple[str, int, int]) -> bytes | None:
+        if index is not self._index:
+            self._index, self._answers = index, {}
+            return None
+        return self._answers.get(key)
+
+    def put(self, key: tuple[str, int, int], body: bytes) -> None:
+        if len(self._answers) >= self.size:
+            del self._answers[next(iter(self._answers))]  # the oldest answer
+        self._answers[key] = body
+
+
+PAGES = _Pages()
+
+
 @get(
     "/services",
     name="api_services",
     summary="List or search the service catalogue",
-    responses=ERRORS,
+    responses={
+        200: ResponseSpec(
+            ServicePage,
+            description="A page of the catalogue, or of what q finds, best first.",
+            generate_examples=False,
+        ),
+        **ERRORS,
+    },
 )
 async def list_services(
     request: Request[Any, Any, Any],
     q: Query = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> ServicePage:
+) -> Response[bytes]:
     redis: Redis = request.app.state.redis
     index = await search_index(redis)
     query = normalise(q or "")
-    found = index.search(query) if query else index.items
     offset = read_cursor(cursor, query) if cursor is not None else 0
-    end = offset + limit
-    base = _public_url(request)
-    return ServicePage(
-        items=[_out(item, base) for item in found[offset:end]],
-        next_cursor=make_cursor(end, query) if end < len(found) else None,
-        total=len(found),
-    )
+    key = (query, offset, limit)
+    body = PAGES.get(index, key)
+    if body is None:
+        found = index.search(query) if query else index.items
+        end = offset + limit
+        base = _public_url(request)
+        page = ServicePage(
+            items=[_out(item, base) for item in found[offset:end]],
+            next_cursor=make_cursor(end, query) if end < len(found) else None,
+            total=len(found),
+        )
+        body = msgspec.json.encode(page)
+        PAGES.put(key, body)
+    return Response(body, media_type=MediaType.JSON)
 
 
 @get(

@@ -168,3 +168,26 @@ async def test_the_openapi_schema_lists_the_api_and_no_page(client: PageClient) 
     assert set(schema["paths"]) == {"/api/v1/services", "/api/v1/services/{code}"}
     assert "ServicePage" in schema["components"]["schemas"]
     assert (await client.get("/schema/nothing")).status_code == 404
+
+
+async def test_a_remembered_answer_gives_way_to_a_catalogue_change(
+    client: PageClient, redis: Any
+) -> None:
+    from app.catalogue.services import catalogue_changed
+    from app.catalogue.tables import ServiceItem
+
+    first = await client.get(SERVICES, params={"q": "spjy"})
+    assert (await client.get(SERVICES, params={"q": "spjy"})).content == first.content
+    original = first.json()["items"][0]
+    try:
+        await ServiceItem.update({ServiceItem.name_en: "Renamed for the API test"}).where(
+            ServiceItem.code == original["code"]
+        )
+        await catalogue_changed(redis)
+        again = (await client.get(SERVICES, params={"q": "spjy"})).json()["items"][0]
+        assert again["name_en"] == "Renamed for the API test"
+    finally:
+        await ServiceItem.update({ServiceItem.name_en: original["name_en"]}).where(
+            ServiceItem.code == original["code"]
+        )
+        await catalogue_changed(redis)
