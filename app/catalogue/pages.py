@@ -101,17 +101,29 @@ async def services_page(request: Request[Any, Any, Any], q: Query = "") -> Respo
     # Shown back in the search box: no control, format (bidi) or unpaired surrogate characters.
     query = "".join(ch for ch in q[:200] if unicodedata.category(ch)[0] != "C").strip()[:100]
     if query:
-        found = (await search_index(redis)).search(query)
+        # Everything on the page follows from the query and the catalogue version, which the
+        # index stands for (a new one after every change; it hashes by identity).
+        index = await search_index(redis)
+        found = index.search(query)
         context = {
             "q": query,
             "results": found[:RESULTS],
             "total": len(found),
             "departments": await _departments(redis),
         }
-        htmx = request.headers.get("hx-request")
-        template = "catalogue/_results.html" if htmx else "catalogue/services.html"
-        # The same address answers a page or, to htmx, the results alone.
-        return Template(template_name=template, context=context, headers={"Vary": "HX-Request"})
+        headers = {"Vary": "HX-Request"}  # the same address answers htmx with the results alone
+        if request.headers.get("hx-request"):
+            return Template(
+                template_name="catalogue/_results.html", context=context, headers=headers
+            )
+        return await page_cache(request).page(
+            request,
+            "catalogue/services.html",
+            context,
+            key=(query, index),
+            headers=headers,
+            query_in_key=True,
+        )
 
     async def build() -> PageData:
         index = await search_index(redis)

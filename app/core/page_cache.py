@@ -13,7 +13,9 @@ Only a handler whose page follows that rule may use it. Everything else goes thr
 
 - a session with a flash message waiting (the page shows it, once);
 - a query string (``/signin?next=…``) — it is part of the page, and would make the keys
-  unbounded;
+  unbounded — unless the handler says ``query_in_key=True``: then ``key`` holds everything
+  the page takes from the query (the search page passes its normalised query and the
+  remembered results), and the least-recently-served eviction bounds the entries;
 - htmx requests (they get a partial), and any status but 200.
 
 The handler passes ``key``: whatever the page's data depends on, hashable (for the home page
@@ -62,6 +64,7 @@ class PageCache:
         *,
         key: Hashable = None,
         headers: dict[str, str] | None = None,
+        query_in_key: bool = False,
     ) -> Response[Any]:
         session = request.scope.get("session")
         if not isinstance(session, dict):
@@ -70,7 +73,7 @@ class PageCache:
         if (
             not self.enabled
             or FLASHES in session
-            or request.scope["query_string"]
+            or (request.scope["query_string"] and not query_in_key)
             or request.headers.get("hx-request")
             or not isinstance(token, str)
         ):
