@@ -97,6 +97,16 @@ class Settings:
     # evidence bundle, not the PDF, is what proves a signature) and logs a warning once.
     pdf_seal_cert: Path | None = None
     pdf_seal_key: Path | None = None
+    # Uploaded files (app/files, docs/files.md): "local" keeps them under storage_dir, "s3"
+    # in a bucket of an S3-compatible service. Limits are per file and per application.
+    file_storage: str = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_access_key_id: str | None = field(default=None, repr=False)
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    s3_region: str | None = None
+    max_upload_mb: int = 10
+    max_application_mb: int = 50
 
     @property
     def is_dev(self) -> bool:
@@ -196,6 +206,17 @@ def load_settings() -> Settings:
         if value is not None and not Path(value).is_file():
             raise ConfigError(f"TONGBAN_{name} must name a PEM file, got {value!r}")
 
+    file_storage = (_env("FILE_STORAGE", "local") or "local").lower()
+    if file_storage not in ("local", "s3"):
+        raise ConfigError("TONGBAN_FILE_STORAGE must be local or s3")
+    if file_storage == "s3" and _env("S3_BUCKET") is None:
+        raise ConfigError("TONGBAN_FILE_STORAGE=s3 needs TONGBAN_S3_BUCKET")
+    max_upload_mb, max_application_mb = _int("MAX_UPLOAD_MB", 10), _int("MAX_APPLICATION_MB", 50)
+    if not 0 < max_upload_mb <= max_application_mb:
+        raise ConfigError(
+            "TONGBAN_MAX_UPLOAD_MB must be positive and at most TONGBAN_MAX_APPLICATION_MB"
+        )
+
     return Settings(
         environment=environment,
         var_dir=var_dir,
@@ -232,6 +253,14 @@ def load_settings() -> Settings:
         pdf_font=Path(pdf_font).resolve() if pdf_font else None,
         pdf_seal_cert=Path(pdf_seal_cert).resolve() if pdf_seal_cert else None,
         pdf_seal_key=Path(pdf_seal_key).resolve() if pdf_seal_key else None,
+        file_storage=file_storage,
+        s3_endpoint_url=_env("S3_ENDPOINT_URL"),
+        s3_bucket=_env("S3_BUCKET"),
+        s3_access_key_id=_env("S3_ACCESS_KEY_ID"),
+        s3_secret_access_key=_env("S3_SECRET_ACCESS_KEY"),
+        s3_region=_env("S3_REGION"),
+        max_upload_mb=max_upload_mb,
+        max_application_mb=max_application_mb,
     )
 
 
