@@ -12,6 +12,7 @@ from app.core import tasks as core_tasks
 from app.core.database import close_pool, open_pool
 from app.core.logging import configure_logging, get_logger
 from app.core.redis import arq_settings, resolve_redis_url
+from app.files import tasks as file_tasks
 from app.notifications import tasks as notification_tasks
 
 log = get_logger("worker")
@@ -36,10 +37,12 @@ class WorkerSettings:
     functions: ClassVar[list[Any]] = [
         core_tasks.echo,
         notification_tasks.send_notification_job,
+        file_tasks.check_file_job,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(core_tasks.heartbeat, second={0, 10, 20, 30, 40, 50}, run_at_startup=False),
         cron(notification_tasks.sweep_outbox, second={0, 15, 30, 45}, run_at_startup=True),
+        cron(file_tasks.sweep_pending, second={5}, run_at_startup=False),
     ]
     redis_settings: ClassVar[RedisSettings | None] = None
     on_startup = startup
