@@ -30,6 +30,7 @@ from app.core.requests import AppRequest
 from app.core.sessions import SESSION_MAX_AGE, SessionConfig
 from app.core.static import StaticFileSystem
 from app.core.templates import template_config
+from app.files import controllers as files_controllers
 from app.licences import controllers as licences_controllers
 from app.notifications import controllers as notifications_controllers
 from app.signing import controllers as signing_controllers
@@ -105,6 +106,7 @@ def create_litestar(settings: Settings) -> Litestar:
             *catalogue_api.ROUTES,
             *admin_mount.ROUTES,
             *signing_controllers.ROUTES,
+            *files_controllers.ROUTES,
             create_static_files_router(
                 path="/static", directories=[FRONTEND / "static"], file_system=StaticFileSystem()
             ),

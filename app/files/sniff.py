@@ -25,7 +25,7 @@ from app.core.i18n import _
 # Decoded pixels allowed: 40 megapixels covers any phone camera (a 48 MP sensor saves 12 MP
 # by default) and bounds a decode to about 160 MB of RGBA.
 MAX_PIXELS = 40_000_000
-CHUNK = 1024 * 1024
+CHUNK = 256 * 1024
 HEAD = 1024
 PDF_TAIL = 1024  # ISO 32000-1 §7.5.5: %%EOF on the last line; allow trailing junk like readers do
 
