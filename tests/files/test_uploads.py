@@ -198,3 +198,10 @@ async def test_receiving_several_megabytes_keeps_memory_bounded(tmp_path: Path) 
         tracemalloc.stop()
     assert stored.size > 7 * service.MIB
     assert peak < 2 * service.MIB, f"peak {peak} bytes for a {stored.size}-byte upload"
+
+
+def test_the_worker_registers_the_check_and_its_sweeper() -> None:
+    from workers.settings import WorkerSettings
+
+    assert service.CHECK_JOB in {getattr(job, "name", "") for job in WorkerSettings.functions}
+    assert "cron:sweep_pending" in {job.name for job in WorkerSettings.cron_jobs}
