@@ -1,0 +1,170 @@
+"""Working days (工作日) and the deadline clock of an application (docs/applications.md).
+
+Pure functions over dates, no database. Whether a day is a working day comes from
+``chinese_calendar``, which knows the State Council's yearly arrangement of public holidays
+(法定节假日) and the weekend days moved to make up for them (调休上班). It knows a fixed range
+of years; a date outside it raises ``CalendarUnknown`` instead of guessing, because a guessed
+deadline is a wrong one. The remedy is to upgrade ``chinese-calendar`` once the State Council
+has published the next year's arrangement (usually in November).
+
+The counting convention, the one of Chinese promised time limits (承诺时限, 行政许可法 第四十二条
+"二十日内作出决定"): the day of acceptance (受理日) does not count; day 1 is the first working day
+after it, and the due date is the n-th such working day. A pause (暂停计时, e.g. while the
+applicant corrects their materials, 补正) works the same way: the day it starts still counts,
+the working days after it up to and including the day it ends do not, and counting resumes on
+the next working day, as if the application had been accepted again that day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import chinese_calendar
+import msgspec
+
+from app.core.i18n import _
+
+ONE_DAY = timedelta(days=1)
+
+
+class CalendarUnknown(LookupError):
+    """A date in a year whose holidays ``chinese_calendar`` does not know."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        super().__init__(
+            _(
+                "The working-day calendar does not know the year %(year)s yet; "
+                "no deadline can be computed for %(day)s.",
+                year=day.year,
+                day=day.isoformat(),
+            )
+        )
+
+
+class ClockError(ValueError):
+    """A pause or resumption that does not fit the clock (double pause, resume while running,
+    a date before the previous event)."""
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday unless a public holiday, plus the weekend days made working days."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError as exc:  # chinese_calendar's answer for an unknown year
+        raise CalendarUnknown(day) from exc
+
+
+def working_days_after(start: date) -> Iterator[date]:
+    """The working days after ``start`` (``start`` itself excluded), in order, without end."""
+    day = start
+    while True:
+        day += ONE_DAY
+        if is_working_day(day):
+            yield day
+
+
+def add_working_days(start: date, n: int) -> date:
+    """The due date of ``n`` working days from ``start``: the n-th working day after it."""
+    if n < 1:
+        raise ValueError("n must be at least 1 working day")
+    for count, day in enumerate(working_days_after(start), start=1):
+        if count == n:
+            return day
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def working_days_between(a: date, b: date) -> int:
+    """The working days d with a < d <= b; negative (the same count, reversed) when b < a.
+
+    So ``working_days_between(d, add_working_days(d, n)) == n``.
+    """
+    if b < a:
+        return -working_days_between(b, a)
+    count, day = 0, a
+    while day < b:
+        day += ONE_DAY
+        if is_working_day(day):
+            count += 1
+    return count
+
+
+class Pause(msgspec.Struct, frozen=True, array_like=True):
+    """The clock stopped after ``paused_on``; ``resumed_on`` None means it still is."""
+
+    paused_on: date
+    resumed_on: date | None = None
+
+    def covers(self, day: date) -> bool:
+        return self.paused_on < day and (self.resumed_on is None or day <= self.resumed_on)
+
+
+class Clock(msgspec.Struct, frozen=True):
+    """The deadline of one application: ``budget`` working days from ``started_on``, not
+    counting the working days inside a pause. A value: ``pause`` and ``resume`` return a new
+    clock. Stored as JSON with ``msgspec.json.encode`` / ``decode(..., type=Clock)``."""
+
+    started_on: date
+    budget: int
+    pauses: tuple[Pause, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.budget < 1:
+            raise ClockError(_("A deadline needs at least one working day."))
+        previous = self.started_on
+        for index, pause in enumerate(self.pauses):
+            if pause.paused_on < previous:
+                raise ClockError(_("A pause cannot start before the clock or the last resumption."))
+            if pause.resumed_on is None:
+                if index != len(self.pauses) - 1:
+                    raise ClockError(_("Only the last pause may still be open."))
+            elif pause.resumed_on < pause.paused_on:
+                raise ClockError(_("A pause cannot end before it starts."))
+            else:
+                previous = pause.resumed_on
+
+    @property
+    def is_paused(self) -> bool:
+        return bool(self.pauses) and self.pauses[-1].resumed_on is None
+
+    def _counts(self, day: date) -> bool:
+        return not any(pause.covers(day) for pause in self.pauses)
+
+    def due_date(self) -> date | None:
+        """The day the budget runs out, or None while paused with budget left (no due date
+        until the applicant's correction arrives and the clock resumes)."""
+        used = 0
+        for day in working_days_after(self.started_on):
+            if self.is_paused and self.pauses[-1].covers(day):
+                return None  # every later day is inside the open pause
+            if self._counts(day):
+                used += 1
+                if used == self.budget:
+                    return day
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def used(self, today: date) -> int:
+        """Counted working days after ``started_on`` up to and including ``today``."""
+        day, count = self.started_on, 0
+        while day < today:
+            day += ONE_DAY
+            if is_working_day(day) and self._counts(day):
+                count += 1
+        return count
+
+    def remaining(self, today: date) -> int:
+        """Working days left on ``today``: 0 on the due date, negative when overdue. Frozen
+        while paused."""
+        return self.budget - self.used(today)
+
+    def pause(self, on: date) -> Clock:
+        if self.is_paused:
+            raise ClockError(_("The clock is already paused."))
+        return Clock(self.started_on, self.budget, (*self.pauses, Pause(on)))
+
+    def resume(self, on: date) -> Clock:
+        if not self.is_paused:
+            raise ClockError(_("The clock is not paused."))
+        last = self.pauses[-1]
+        return Clock(self.started_on, self.budget, (*self.pauses[:-1], Pause(last.paused_on, on)))
