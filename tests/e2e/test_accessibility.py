@@ -89,6 +89,7 @@ NOT_PAGES = {
     "/signatures/{signature_id:str}/evidence.json": "the evidence bundle, JSON download",
     "/signatures/{signature_id:str}/document.pdf": "the signed document as a PDF download",
     "/signatures/seal-key": "the seal's public key, JSON",
+    "/files/{file_id:int}": "a stored file, streamed as a download",
 }
 
 # Pages whose address is made while the test runs: audited by the flow named, in every mode.

@@ -12,7 +12,6 @@ from PIL import ExifTags, Image
 
 from app.accounts.tables import Account
 from app.config import Settings
-from app.core.i18n import LANG_COOKIE
 from app.files import service
 from app.files.sniff import JPEG, PDF
 from app.files.storage import LocalStorage
@@ -94,15 +93,14 @@ async def test_type_comes_from_content_not_name(client: PageClient) -> None:
 
 
 async def test_refused_uploads_store_nothing(client: PageClient, settings: Settings) -> None:
-    account, token = await signed_in(client)
-    client.cookies.set(LANG_COOKIE, "en")
+    account, token = await signed_in(client)  # in Chinese, the language the account keeps
     before = stored_objects(settings)
     limit = settings.max_upload_mb * service.MIB
     cases = [
-        (b"<svg><script>alert(1)</script></svg>", "Only JPEG"),
-        (b"", "empty"),
-        (jpeg()[:-3000], "damaged"),
-        (b"\xff\xd8\xff" + os.urandom(limit), "larger than"),
+        (b"<svg><script>alert(1)</script></svg>", "只接受 JPEG、PNG 和 PDF"),
+        (b"", "文件是空的"),
+        (jpeg()[:-3000], "损坏"),
+        (b"\xff\xd8\xff" + os.urandom(limit), "文件超过"),
     ]
     for data, words in cases:
         status, body = await upload(client, token, "x.jpg", data)
