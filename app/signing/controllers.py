@@ -22,6 +22,7 @@ from app.core.flash import flash
 from app.core.forms import FORM_BODY
 from app.core.i18n import _
 from app.core.preferences import safe_next
+from app.core.ratelimit import allow
 from app.core.security import NO_STORE
 from app.signing import evidence, service
 from app.signing.pdf import seal_pdf, signed_pdf
@@ -71,8 +72,16 @@ async def sign_options(
     request: Request[Any, Any, Any], document_id: FromPath[int]
 ) -> Response[Any]:
     signed, document = await _document(request, document_id)
+    redis, limit = request.app.state.redis, request.app.state.settings.passkey_options_per_minute
+    # Each call keeps a challenge in Redis for 5 minutes: cap them per account.
+    if not await allow(redis, "sign_options", str(signed.account.id), limit):
+        return Response(
+            {"detail": _("Too many requests. Please wait a moment and try again.")},
+            status_code=429,
+            headers=NO_STORE,
+        )
     try:
-        started = await service.start(request.app.state.redis, signed.account, document)
+        started = await service.start(redis, signed.account, document)
     except service.SigningError as exc:
         return Response({"detail": exc.message}, status_code=400, headers=NO_STORE)
     return Response(
@@ -90,13 +99,13 @@ async def sign_options(
 async def sign_finish(
     request: Request[Any, Any, Any], document_id: FromPath[int], data: JSONBody[SignatureForm]
 ) -> Response[Any]:
-    signed, _document_row = await _document(request, document_id)
+    signed, document = await _document(request, document_id)
     ctx = request_context()
     try:
         signature_id = await service.finish(
             request.app.state.redis,
             signed.account,
-            document_id,
+            document,
             data.challenge_id,
             data.credential,
             client_ip=ctx.client_ip,

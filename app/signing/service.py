@@ -174,31 +174,29 @@ async def start(redis: Redis, account: Account, document: SignableDocument) -> S
 async def finish(
     redis: Redis,
     account: Account,
-    document_id: int,
+    document: SignableDocument,
     challenge_id: object,
     credential: object,
     *,
     client_ip: str,
     user_agent: str,
 ) -> str:
-    """Verify the assertion and keep the evidence; the new signature's id."""
+    """Verify the assertion and keep the evidence; the new signature's id. ``document`` is the
+    signer's own, as the caller loaded it for this request."""
     expired = _("This signing request has expired. Please sign again.")
     refused = _("This passkey signature could not be accepted. Nothing was signed.")
     try:
         state = await passkeys.take_challenge(redis, CHALLENGE_KIND, challenge_id)
     except passkeys.PasskeyError:
         raise SigningError(expired) from None
-    if state.get("account") != account.id or state.get("document") != document_id:
+    if state.get("account") != account.id or state.get("document") != document.id:
         log.warning("signature_failure", reason="challenge of another signing")
-        raise SigningError(refused)
-    document = await document_for(int(account.id), document_id)
-    if document is None:
         raise SigningError(refused)
     challenge = base64url_to_bytes(state["challenge"])
     content = document.content.encode("utf-8")
     # The challenge was made for these very bytes: a document changed since is not signed.
     if challenge[evidence.NONCE_BYTES :] != hashlib.sha256(content).digest():
-        log.warning("signature_failure", reason="document changed", document_id=document_id)
+        log.warning("signature_failure", reason="document changed", document_id=document.id)
         raise SigningError(refused)
     try:
         parsed = parse_authentication_credential_json(passkeys.credential_json(credential))
@@ -232,7 +230,6 @@ async def finish(
     if eligible != passkey.backup_eligible:
         log.warning("signature_failure", reason="backup eligibility changed")
         raise SigningError(refused)
-    flags = verified.user_verified, eligible, verified.credential_backed_up
     signature_id = secrets.token_urlsafe(18)
     row: dict[str, Any] = {
         "id": signature_id,
@@ -250,9 +247,9 @@ async def finish(
         "user_handle": bytes_to_base64url(parsed.response.user_handle or b""),
         "challenge": bytes_to_base64url(challenge),
         "user_present": True,  # py_webauthn refuses an assertion without UP
-        "user_verified": flags[0],
-        "backup_eligible": flags[1],
-        "backed_up": flags[2],
+        "user_verified": verified.user_verified,
+        "backup_eligible": eligible,
+        "backed_up": verified.credential_backed_up,
         "sign_count": verified.new_sign_count,
         "rp_id": settings.rp_id,
         "origin": settings.origin,

@@ -10,13 +10,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from app.signing.verify import verify_bundle
 from webauthn.helpers import base64url_to_bytes
 
 from app.accounts.tables import Account, Passkey
 from app.signing import evidence
 from app.signing.service import mask_name, prepare
 from app.signing.tables import AppendOnly, DocumentKind, SignableDocument, Signature
+from app.signing.verify import verify_bundle
 from tests.accounts.helpers import sign_in
 from tests.accounts.test_passkeys import ORIGIN, register
 from tests.accounts.test_sms_signin import fresh_phone
@@ -354,3 +354,22 @@ async def test_the_licence_library_fills_materials_only_after_the_authorisation(
     after = await client.get(here)
     assert 'action="/authorisation"' not in after.text
     assert re.search(r'<li class="entry entry-held">\s*<strong>营业执照</strong>', after.text)
+
+
+async def test_signing_requests_are_capped_per_account(settings: Any) -> None:
+    from dataclasses import replace
+
+    from app.asgi import create_app
+
+    app = create_app(replace(settings, passkey_options_per_minute=2))
+    async with PageClient(app=app, base_url="http://tongban.local") as capped:
+        await citizen(capped)
+        document_id = await authorisation(capped)
+        csrf = await token(capped)
+        statuses = [
+            (
+                await capped.post(f"/sign/{document_id}/options", headers={"x-csrftoken": csrf})
+            ).status_code
+            for _ in range(3)
+        ]
+    assert statuses == [200, 200, 429]
