@@ -35,6 +35,7 @@ from app.core.display import mask_phone
 from app.core.i18n import _
 from app.core.page_cache import page_cache
 from app.core.security import NO_STORE
+from app.core.templates import localised
 from app.licences.services import companies_of, held_licence_types
 from app.signing import service as signing
 from app.signing.tables import DocumentKind
@@ -365,7 +366,7 @@ def _answer_lines(guide: guides.Guide, answers: guides.Answers) -> list[tuple[st
     lines = []
     for step in guide.steps:
         chosen = [o for o in step.question.options if o.code in answers.get(step.key, ())]
-        text = step.question.text_zh if zh() else step.question.text_en
+        text = localised(step.question, "text")
         names = "、".join(o.zh for o in chosen) if zh() else ", ".join(o.en for o in chosen)
         lines.append((text, names or _("Not answered")))
     return lines
@@ -434,7 +435,7 @@ def how_to_provide(entry: ChecklistEntry, today: date | None = None) -> str:
 
 def _title(guide: guides.Guide) -> str:
     named = guide.bundle or guide.items[0]
-    return named.name_zh if zh() else named.name_en
+    return str(localised(named))
 
 
 @get("/guide/{code:str}/checklist.pdf", name="checklist_pdf")
@@ -451,18 +452,18 @@ async def checklist_pdf(request: Request[Any, Any, Any], code: FromPath[str]) ->
     else:
         item = guide.items[0]
         dept = departments.get(item.department)
-        subtitle = (dept.name_zh if zh() else dept.name_en) if dept else ""
+        subtitle = localised(dept) if dept else ""
     facts = []
     if item is not None:
         facts = [
             (_("Promised time"), _("%(days)s working days", days=item.promised_days)),
-            (_("Fee"), item.fee_zh if zh() else item.fee_en),
+            (_("Fee"), localised(item, "fee")),
         ]
     lines = [
         pdf.ChecklistLine(
-            name=(e.material.name_zh if zh() else e.material.name_en),
+            name=localised(e.material),
             how=how_to_provide(e),
-            note=(e.material.note_zh if zh() else e.material.note_en),
+            note=localised(e.material, "note"),
             held=e.mark == Mark.HELD,
         )
         for e in checklist.entries
