@@ -205,22 +205,22 @@ ERRORS = {
 
 
 class _Pages:
-    """Encoded answers of /api/v1/services by (query, offset, limit), for the current search
-    index only: kiosks and partners page through the same few queries again and again. A new
-    index (every catalogue change) starts afresh; at most ``size`` answers are kept."""
+    """Encoded answers of /api/v1/services by (query, offset, limit, public URL), for the
+    current search index only: kiosks and partners page through the same few queries again and
+    again. A new index (every catalogue change) starts afresh; at most ``size`` are kept."""
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
         self._index: object = None
-        self._answers: dict[tuple[str, int, int], bytes] = {}
+        self._answers: dict[tuple[str, int, int, str], bytes] = {}
 
-    def get(self, index: object, key: tuple[str, int, int]) -> bytes | None:
+    def get(self, index: object, key: tuple[str, int, int, str]) -> bytes | None:
         if index is not self._index:
             self._index, self._answers = index, {}
             return None
         return self._answers.get(key)
 
-    def put(self, key: tuple[str, int, int], body: bytes) -> None:
+    def put(self, key: tuple[str, int, int, str], body: bytes) -> None:
         if len(self._answers) >= self.size:
             del self._answers[next(iter(self._answers))]  # the oldest answer
         self._answers[key] = body
@@ -252,12 +252,12 @@ async def list_services(
     index = await search_index(redis)
     query = normalise(q or "")
     offset = read_cursor(cursor, query) if cursor is not None else 0
-    key = (query, offset, limit)
+    base = _public_url(request)  # in every item's url
+    key = (query, offset, limit, base)
     body = PAGES.get(index, key)
     if body is None:
         found = index.search(query) if query else index.items
         end = offset + limit
-        base = _public_url(request)
         page = ServicePage(
             items=[_out(item, base) for item in found[offset:end]],
             next_cursor=make_cursor(end, query) if end < len(found) else None,
