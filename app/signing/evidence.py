@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from webauthn.helpers import bytes_to_base64url
 
 from app.core.crypto import derive_key
 from app.signing.canonical import canonical_bytes, sha256_hex
@@ -51,12 +52,13 @@ SEAL_ALGORITHM = "Ed25519"
 NONCE_BYTES = 16
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+# The encoding the passkey code already uses (py_webauthn's): base64url without padding.
+b64url = bytes_to_base64url
 
 
 def from_b64url(text: str) -> bytes:
-    """Strict base64url without padding; ValueError for anything else."""
+    """Strict base64url without padding: the one spelling ``b64url`` gives, ValueError for
+    anything else (py_webauthn's decoder accepts padding and stray characters)."""
     if not isinstance(text, str) or "=" in text:
         raise ValueError("not base64url without padding")
     data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
