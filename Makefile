@@ -49,7 +49,7 @@ migrations: install ## Write auto migrations for changed tables (migrations/<dom
 	$(BIN)/tongban makemigrations
 
 messages: install ## Extract translatable strings and update the catalogues
-	$(BIN)/pybabel extract -F app/locale/babel.cfg -k _ -k gettext -k ngettext:1,2 -o app/locale/messages.pot --no-location --sort-output --width 100 .
+	$(BIN)/pybabel extract -F app/locale/babel.cfg -k _ -k N_ -k gettext -k ngettext:1,2 -o app/locale/messages.pot --no-location --sort-output --width 100 .
 	$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale -D messages --no-fuzzy-matching --width 100
 
 bench: install ## Run the benchmarks in bench/ (prints figures)

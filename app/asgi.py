@@ -15,6 +15,10 @@ from litestar.stores.redis import RedisStore
 
 from app.accounts import controllers as accounts_controllers
 from app.admin import mount as admin_mount
+from app.applications import citizen as applications_citizen
+from app.applications import feedback as applications_feedback
+from app.applications import officer as applications_officer
+from app.applications import tracking as applications_tracking
 from app.catalogue import api as catalogue_api
 from app.catalogue import controllers as catalogue_controllers
 from app.config import FRONTEND, Settings, get_settings
@@ -107,6 +111,10 @@ def create_litestar(settings: Settings) -> Litestar:
             *admin_mount.ROUTES,
             *signing_controllers.ROUTES,
             *files_controllers.ROUTES,
+            *applications_citizen.ROUTES,
+            *applications_officer.ROUTES,
+            *applications_tracking.ROUTES,
+            *applications_feedback.ROUTES,
             create_static_files_router(
                 path="/static", directories=[FRONTEND / "static"], file_system=StaticFileSystem()
             ),

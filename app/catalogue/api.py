@@ -113,6 +113,7 @@ class ServiceDetailOut(msgspec.Struct, frozen=True):
     life_events: list[str]
     questions: list[GuideQuestionSpec]
     materials: list[MaterialOut]
+    result_licence: str  # licence type issued on approval; "" = a decision letter
     url: str
 
 

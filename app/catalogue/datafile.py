@@ -40,6 +40,7 @@ LICENCE_TYPES = frozenset(
         "business_licence",  # 营业执照
         "food_business_licence",  # 食品经营许可证
         "household_register",  # 户口簿
+        "approval_decision",  # 准予行政许可决定书: what an approval issues by default
     }
 )
 
@@ -108,6 +109,7 @@ class _Item(_Strict):
     pledge_text_zh: str = ""
     pledge_text_en: str = ""
     deferral_max_days: int = 0
+    result_licence: str = ""
     life_events: list[str] = msgspec.field(default_factory=list)
     questions: list[_Question] = msgspec.field(default_factory=list)
 
@@ -200,6 +202,8 @@ def _check_item(item: _Item, departments: set[str], events: set[str]) -> Service
         raise CatalogueFileError(f"{where}: a pledge needs its text in zh and en, and only then")
     if item.deferral_max_days < 0:
         raise CatalogueFileError(f"{where}: deferral days must not be negative")
+    if item.result_licence and item.result_licence not in LICENCE_TYPES:
+        raise CatalogueFileError(f"{where}: result_licence names no licence type")
     if not item.materials:
         raise CatalogueFileError(f"{where}: an item asks for at least one material")
     _unique([q.code for q in item.questions], f"{where} questions")
@@ -281,6 +285,7 @@ def _check_item(item: _Item, departments: set[str], events: set[str]) -> Service
             for q in item.questions
         ),
         materials=tuple(materials),
+        result_licence=item.result_licence,
     )
 
 

@@ -93,6 +93,7 @@ class ServiceItemDetail(msgspec.Struct, frozen=True):
     life_events: tuple[str, ...]
     questions: tuple[GuideQuestionSpec, ...]
     materials: tuple[MaterialSpec, ...]
+    result_licence: str = ""  # licence type code issued on approval; "" = a decision letter
 
 
 class BundleDetail(msgspec.Struct, frozen=True):

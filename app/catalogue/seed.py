@@ -80,6 +80,7 @@ def _item_row(item: ServiceItemDetail, department: int, position: int) -> dict[s
         "pledge_text_zh": item.acceptance.pledge_text_zh,
         "pledge_text_en": item.acceptance.pledge_text_en,
         "deferral_max_days": item.acceptance.deferral_max_days,
+        "result_licence": item.result_licence,
         "life_events": list(item.life_events),
         "position": position,
         "synthetic": False,

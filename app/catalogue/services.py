@@ -182,6 +182,7 @@ async def read_item(code: str) -> ServiceItemDetail | None:
         life_events=tuple(row["life_events"]),
         questions=questions,
         materials=materials,
+        result_licence=row["result_licence"],
     )
 
 

@@ -107,6 +107,11 @@ class ServiceItem(Table, tablename="catalogue_item"):
     deferral_max_days = SmallInt(
         default=0, help_text="延期: days within which deferrable materials may follow; 0 = never."
     )
+    result_licence = Varchar(
+        length=40,
+        default="",
+        help_text="Licence type issued on approval (licence library code); empty = a decision.",
+    )
     life_events = JSON(default=[], help_text="Codes of the life events the item is listed under.")
     position = Integer(default=0, help_text="Order within its department, smallest first.")
     synthetic = Boolean(

@@ -61,6 +61,12 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for translation without translating it now (module-level labels);
+    translate it where it is shown, with ``_(label)``."""
+    return message
+
+
 def normalise(tag: str | None) -> str | None:
     """Map a language tag from a cookie or Accept-Language to a supported locale."""
     if not tag:

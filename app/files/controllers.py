@@ -160,7 +160,7 @@ async def download(request: Request[Any, Any, Any], file_id: FromPath[int]) -> S
         raise NotFoundException()
     stored = await service.file_of(file_id)
     # Someone else's file is simply not found: its existence is not confirmed either.
-    if stored is None or not service.can_read(signed.account, stored):
+    if stored is None or not await service.can_read(signed.account, stored):
         raise NotFoundException()
     chunks = _storage(request).open(stored.storage_key)
     try:

@@ -95,6 +95,19 @@ LICENCE_TYPES: tuple[dict[str, Any], ...] = (
             {"key": "address", "zh": "经营场所", "en": "Premises"},
         ],
     },
+    {
+        # What an approved application issues when its item names no licence of its own.
+        "code": "approval_decision",
+        "name_zh": "准予行政许可决定书",
+        "name_en": "Approval decision",
+        "issuer_zh": "审批部门",
+        "issuer_en": "Deciding department",
+        "holder_kind": HolderKind.PERSON,
+        "fields": [
+            {"key": "item", "zh": "事项", "en": "Service item"},
+            {"key": "application", "zh": "办件码", "en": "Tracking code"},
+        ],
+    },
 )
 
 DEMO_COMPANY = ("上海通办示范餐饮有限公司", "91310106MA1FL8T0XR")

@@ -21,6 +21,18 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "If this was not you, sign in to Tongban and remove it now."
         ),
     },
+    "application_status": {
+        "zh-Hans": "【通办】您的办件 {code} 状态更新：{status}。登录通办或凭办件码查询进度。",
+        "en": "[Tongban] Your application {code}: {status}. Sign in or track it with the code.",
+    },
+    "obligation_due": {
+        "zh-Hans": "【通办】您的办件 {code} 还需补交“{material}”，请于 {due} 前在通办提交。",
+        "en": '[Tongban] Application {code} still needs "{material}"; please hand it in by {due}.',
+    },
+    "complaint_reply": {
+        "zh-Hans": "【通办】您的意见（编号 {number}）已有答复，请登录通办查看。",
+        "en": "[Tongban] Your feedback (no. {number}) has a reply; sign in to Tongban to read it.",
+    },
 }
 
 # Params that must not stay in the database once the message is sent or given up on.

@@ -1,0 +1,7 @@
+"""Routes of applications: feedback (see docs/applications.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROUTES: list[Any] = []
