@@ -25,7 +25,14 @@ import msgspec
 
 from app.accounts.tables import Account
 from app.applications import audit
-from app.applications.machine import DECIDED, STATE_LABELS, Actor, overall, transition
+from app.applications.machine import (
+    ACTION_LABELS,
+    DECIDED,
+    STATE_LABELS,
+    Actor,
+    overall,
+    transition,
+)
 from app.applications.tables import (
     Application,
     AttachedFile,
@@ -991,6 +998,93 @@ async def _issue(application: Application, case: Case, on: date) -> int:
         await licence.save()
         issued = int(licence.id)
     return issued
+
+
+# ---------------------------------------------------------------- lists and timelines
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One step of an application's timeline, from its audit trail."""
+
+    at: datetime
+    action: str  # e.g. case_accept
+    label: str  # msgid; translate with _() where shown
+    from_state: str
+    to_state: str
+    reason: str  # the actor's words: shown to the applicant and officers, never publicly
+    case_id: int | None
+    by_officer: bool
+
+
+EVENT_LABELS = {
+    "application_create": N_("Draft started"),
+    "obligation_supply": N_("Owed material supplied"),
+    "obligation_extend": N_("More time granted for an owed material"),
+    "obligation_enforce": N_("Officer acted on the pledge"),
+    **{f"case_{action}": label for action, label in ACTION_LABELS.items()},
+}
+
+
+async def timeline(application_id: int) -> list[Event]:
+    """The application's events in order (the audit trail is its single source)."""
+    from app.applications.tables import AuditEntry
+
+    rows = (
+        await AuditEntry.select(
+            AuditEntry.at,
+            AuditEntry.action,
+            AuditEntry.from_state,
+            AuditEntry.to_state,
+            AuditEntry.reason,
+            AuditEntry.payload,
+            AuditEntry.actor_id,
+        )
+        .where(
+            AuditEntry.subject_type == "application",
+            AuditEntry.subject_id == str(application_id),
+        )
+        .order_by(AuditEntry.seq)
+        .output(load_json=True)
+    )
+    applicant = (
+        await Application.select(Application.applicant)
+        .where(Application.id == application_id)
+        .first()
+    )
+    owner = applicant["applicant"] if applicant else None
+    return [
+        Event(
+            at=row["at"],
+            action=row["action"],
+            label=EVENT_LABELS.get(row["action"], row["action"]),
+            from_state=row["from_state"],
+            to_state=row["to_state"],
+            reason=row["reason"],
+            case_id=(row["payload"] or {}).get("case"),
+            by_officer=row["actor_id"] is not None and row["actor_id"] != owner,
+        )
+        for row in rows
+    ]
+
+
+async def applications_of(
+    account_id: int, *, before: int | None = None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """A citizen's applications, newest first, by keyset (``before`` = the last id seen)."""
+    query = Application.select(
+        Application.id,
+        Application.code,
+        Application.title_zh,
+        Application.title_en,
+        Application.state,
+        Application.created_at,
+        Application.updated_at,
+        Application.keep_until,
+    ).where(Application.applicant == account_id)
+    if before is not None:
+        query = query.where(Application.id < before)
+    return await query.order_by(Application.id, ascending=False).limit(limit)
 
 
 files.READERS.append(officer_may_read_file)
