@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from app.accounts.tables import Account, Role
 from app.applications import service
-from app.applications.tables import Application
+from app.applications.tables import Application, Case
 from app.catalogue import services as catalogue
 from app.catalogue.guide import Guide
 from app.catalogue.tables import Department
@@ -93,3 +94,49 @@ async def submitted(
         applicant, application, version=application.version, assurance=2, items=guide.items
     )
     return applicant, await fresh(application)
+
+
+async def draft(
+    code: str = "seal-engraving",
+    applicant: Account | None = None,
+    answers: dict[str, frozenset[str]] | None = None,
+) -> tuple[Account, Application]:
+    """A new draft of ``code`` (an item or a bundle), nothing provided yet."""
+    applicant = applicant or await account()
+    application = await service.start(applicant, await guide_of(code), answers or {}, {})
+    return applicant, await fresh(application)
+
+
+async def submit(applicant: Account, application: Application, code: str) -> Application:
+    """Submit (or resubmit) as the applicant, with the version just read."""
+    current = await fresh(application)
+    guide = await guide_of(code)
+    await service.submit(
+        applicant, current, version=current.version, assurance=2, items=guide.items
+    )
+    return await fresh(application)
+
+
+async def case_in(application: Application, department: str) -> Case:
+    """The application's case for ``department``, as stored now."""
+    for case in await service.cases_of(int(application.id)):
+        row = await Department.select(Department.code).where(Department.id == case.department)
+        if row and row[0]["code"] == department:
+            return case
+    raise AssertionError(f"no case for {department}")
+
+
+async def act(officer: Account, case_id: int, action: str, **options: Any) -> service.Moved:
+    """An officer's action on the case as it is now (the version just read)."""
+    case = await service.case_for_officer(officer, case_id)
+    assert case is not None, "not a case of the officer's department"
+    return await service.act(officer, case_id, action, version=case.version, **options)
+
+
+async def to_review(
+    officer: Account, case_id: int, mode: str = "complete", on: date | None = None
+) -> service.Moved:
+    """Pre-review, accept (in ``mode``, on ``on``) and start the review of a submitted case."""
+    await act(officer, case_id, "prereview", on=on)
+    await act(officer, case_id, "accept", mode=mode, on=on)
+    return await act(officer, case_id, "review", on=on)
