@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
 from typing import Any, ClassVar
 
 from arq import cron
 from arq.connections import RedisSettings
 
+from app.applications import tasks as application_tasks
 from app.config import get_settings
 from app.core import tasks as core_tasks
 from app.core.database import close_pool, open_pool
@@ -16,6 +18,9 @@ from app.files import tasks as file_tasks
 from app.notifications import tasks as notification_tasks
 
 log = get_logger("worker")
+
+# China keeps UTC+8 all year (no daylight saving), so a fixed offset is exact.
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -43,7 +48,26 @@ class WorkerSettings:
         cron(core_tasks.heartbeat, second={0, 10, 20, 30, 40, 50}, run_at_startup=False),
         cron(notification_tasks.sweep_outbox, second={0, 15, 30, 45}, run_at_startup=True),
         cron(file_tasks.sweep_pending, second={5}, run_at_startup=False),
+        # Daily before offices open, at 07:00 and 07:05 in the worker's timezone (below); a
+        # pass over every running case may outlast the 300 s job timeout.
+        cron(
+            application_tasks.daily_deadlines,
+            hour={7},
+            minute={0},
+            second={0},
+            timeout=timedelta(hours=1),
+        ),
+        cron(
+            application_tasks.obligation_reminders,
+            hour={7},
+            minute={5},
+            second={0},
+            timeout=timedelta(hours=1),
+        ),
     ]
+    # arq reads cron hours in this timezone, else in the host's (often UTC, where 07:00 would
+    # be 15:00 in Beijing). The crons on seconds above do not depend on it.
+    timezone = BEIJING
     redis_settings: ClassVar[RedisSettings | None] = None
     on_startup = startup
     on_shutdown = shutdown

@@ -460,8 +460,9 @@ async def _obligation_supplied(application: Application, entry: MaterialEntry) -
         )
 
 
-async def _recount_owed(application_id: int) -> None:
-    """Each case's count of owed materials (those of its items) and overdue flag."""
+async def _recount_owed(application_id: int, on: date | None = None) -> None:
+    """Each case's count of owed materials (those of its items) and overdue flag on ``on``
+    (today unless a job counts for another day)."""
     entries = (
         await MaterialEntry.select(
             MaterialEntry.items, MaterialEntry.obligation, MaterialEntry.due_on
@@ -469,7 +470,7 @@ async def _recount_owed(application_id: int) -> None:
         .where(MaterialEntry.application == application_id)
         .output(load_json=True)
     )
-    day = today()
+    day = on or today()
     for case in (
         await Case.select(Case.id, Case.items)
         .where(Case.application == application_id)
@@ -569,13 +570,17 @@ def _clock_of(case: Case) -> Clock | None:
 
 
 def _dues(clock: Clock, case: Case) -> dict[Any, Any]:
-    """Due dates for a clock: promised and legal budgets share its pauses."""
-    try:
-        promised = clock.due_date()
-        legal = Clock(clock.started_on, case.legal_days, clock.pauses).due_date()
-    except CalendarUnknown:
-        return {Case.promised_due: None, Case.legal_due: None, Case.calendar_unknown: True}
-    return {Case.promised_due: promised, Case.legal_due: legal, Case.calendar_unknown: False}
+    """Due dates for a clock: promised and legal budgets share its pauses. Each is None when
+    it falls beyond the known calendar (a known promised date is kept when only the later
+    legal one is unknown)."""
+    values: dict[Any, Any] = {Case.calendar_unknown: False}
+    legal = Clock(clock.started_on, max(case.legal_days, 1), clock.pauses)
+    for column, counted in ((Case.promised_due, clock), (Case.legal_due, legal)):
+        try:
+            values[column] = counted.due_date()
+        except CalendarUnknown:
+            values[column], values[Case.calendar_unknown] = None, True
+    return values
 
 
 async def _move(
@@ -939,7 +944,7 @@ async def _owe(application: Application, case: Case, on: date) -> None:
                     MaterialEntry.due_on: on + timedelta(days=days),
                 }
             ).where(MaterialEntry.id == entry.id)
-    await _recount_owed(int(application.id))
+    await _recount_owed(int(application.id), on)
 
 
 LICENCE_PREFIX = {"food_business_licence": "JY", "business_licence": "91", "residence_permit": "JZ"}
@@ -1022,6 +1027,7 @@ EVENT_LABELS = {
     "obligation_supply": N_("Owed material supplied"),
     "obligation_extend": N_("More time granted for an owed material"),
     "obligation_enforce": N_("Officer acted on the pledge"),
+    "obligation_overdue": N_("An owed material is overdue"),
     **{f"case_{action}": label for action, label in ACTION_LABELS.items()},
 }
 

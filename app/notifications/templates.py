@@ -29,6 +29,13 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "zh-Hans": "【通办】您的办件 {code} 还需补交“{material}”，请于 {due} 前在通办提交。",
         "en": '[Tongban] Application {code} still needs "{material}"; please hand it in by {due}.',
     },
+    "deadlines_digest": {
+        "zh-Hans": "【通办】本部门今日有 {soon} 件办件即将到期、{overdue} 件已超期，请登录通办工作台处理。",
+        "en": (
+            "[Tongban] Your department has {soon} case(s) due within 2 working days and "
+            "{overdue} overdue today. Sign in to the Tongban workbench."
+        ),
+    },
     "complaint_reply": {
         "zh-Hans": "【通办】您的意见（编号 {number}）已有答复，请登录通办查看。",
         "en": "[Tongban] Your feedback (no. {number}) has a reply; sign in to Tongban to read it.",
