@@ -69,6 +69,10 @@ VISITS = (
     Visit(f"/guide/food-business-licence/checklist?{SUPERMARKET}", "visitor", route=CHECKLIST),
     Visit(f"/guide/food-business-licence/checklist?{SUPERMARKET}", "citizen", route=CHECKLIST),
     Visit("/guide/food-business-licence/checklist?scale=huge", "visitor", 400, CHECKLIST),
+    Visit("/track", "visitor"),
+    Visit("/track?code=junk", "visitor", 400, "/track"),
+    # No application exists on a freshly seeded database: the not-found state of the page.
+    Visit("/track/2026ABCD2345", "visitor", 404, "/track/{code:str}"),
 )
 
 # GET routes that are not pages for people, each with the reason.
@@ -90,6 +94,8 @@ NOT_PAGES = {
     "/signatures/{signature_id:str}/document.pdf": "the signed document as a PDF download",
     "/signatures/seal-key": "the seal's public key, JSON",
     "/files/{file_id:int}": "a stored file, streamed as a download",
+    "/track/{code:str}/qr.svg": "the tracking page's QR code, an SVG image",
+    "/api/v1/track/{code:str}": "JSON API",
 }
 
 # Pages whose address is made while the test runs: audited by the flow named, in every mode.
