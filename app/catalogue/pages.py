@@ -341,7 +341,7 @@ class Found:
     waiting: int = 0
 
 
-async def _checklist(request: Request[Any, Any, Any], code: str) -> Found | Template:
+async def personal_checklist(request: Request[Any, Any, Any], code: str) -> Found | Template:
     """The checklist for the answers in the query. Licences held count only once the person
     has signed the data-use authorisation (授权书): until then they are uploads like any other,
     and the page says how many would not be."""
@@ -374,7 +374,7 @@ def _answer_lines(guide: guides.Guide, answers: guides.Answers) -> list[tuple[st
 
 @get("/guide/{code:str}/checklist", name="checklist")
 async def checklist_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
-    found = await _checklist(request, code)
+    found = await personal_checklist(request, code)
     if isinstance(found, Template):
         return found
     guide, answers, checklist, account = found.guide, found.answers, found.checklist, found.account
@@ -440,7 +440,7 @@ def _title(guide: guides.Guide) -> str:
 
 @get("/guide/{code:str}/checklist.pdf", name="checklist_pdf")
 async def checklist_pdf(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
-    found = await _checklist(request, code)
+    found = await personal_checklist(request, code)
     if isinstance(found, Template):
         return found
     guide, answers, checklist, account = found.guide, found.answers, found.checklist, found.account

@@ -40,11 +40,11 @@ MARGIN = 64 * 1024  # the multipart framing and a CSRF field around the file
 NO_STORE_PRIVATE = {"Cache-Control": "private, no-store"}
 
 
-def _max_file_bytes() -> int:
+def max_file_bytes() -> int:
     return get_settings().max_upload_mb * service.MIB
 
 
-def _storage(request: Request[Any, Any, Any]) -> Storage:
+def storage_of(request: Request[Any, Any, Any]) -> Storage:
     state = request.app.state
     if "file_storage" not in state:
         state.file_storage = storage_from_settings(state.settings)
@@ -105,30 +105,43 @@ async def _from_form(upload: UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
+async def incoming(
+    request: Request[Any, Any, Any], field: str = FIELD
+) -> list[tuple[str, AsyncIterator[bytes]]]:
+    """The uploaded files of the form field ``field``, each as (filename, chunks); at least
+    one, or BadInput. Read from the request stream (the first file) unless the CSRF
+    middleware had to parse the form already, in which case every file of the field is there
+    (several pages of one material chosen at once)."""
+    if ScopeState.from_scope(request.scope).form is Empty:
+        return [await _from_stream(request)]
+    files = [
+        (upload_file.filename, _from_form(upload_file))
+        for upload_file in (await request.form()).getall(field)
+        if isinstance(upload_file, UploadFile) and upload_file.filename
+    ]
+    if not files:
+        raise _no_file()
+    return files
+
+
 @post(
     "/files",
     name="file_upload",
     guards=[requires_signed_in],
     status_code=201,
-    request_max_body_size=_max_file_bytes() + MARGIN,
+    request_max_body_size=max_file_bytes() + MARGIN,
 )
 async def upload(request: Request[Any, Any, Any]) -> Response[Any]:
     signed = await accounts.current(request)
     assert signed is not None  # the guard ran
-    if ScopeState.from_scope(request.scope).form is Empty:
-        filename, chunks = await _from_stream(request)
-    else:  # the CSRF middleware read the form already
-        upload_file = (await request.form()).get(FIELD)
-        if not isinstance(upload_file, UploadFile) or not upload_file.filename:
-            raise _no_file()
-        filename, chunks = upload_file.filename, _from_form(upload_file)
+    filename, chunks = (await incoming(request))[0]
     try:
         stored = await service.receive(
-            _storage(request),
+            storage_of(request),
             int(signed.account.id),
             filename,
             chunks,
-            max_bytes=_max_file_bytes(),
+            max_bytes=max_file_bytes(),
         )
     except Refused as exc:
         return Response({"detail": exc.message}, status_code=400, headers=NO_STORE_PRIVATE)
@@ -162,7 +175,7 @@ async def download(request: Request[Any, Any, Any], file_id: FromPath[int]) -> S
     # Someone else's file is simply not found: its existence is not confirmed either.
     if stored is None or not await service.can_read(signed.account, stored):
         raise NotFoundException()
-    chunks = _storage(request).open(stored.storage_key)
+    chunks = storage_of(request).open(stored.storage_key)
     try:
         first = await anext(chunks, b"")
     except MissingObject as exc:
