@@ -197,6 +197,7 @@ async def _page(
     account = signed.account
     entries = await service.entries_of(int(application.id))
     await service.sync_pledges(application, entries)
+    await service.fill_from_library(application, entries, await _held(int(account.id)))
     cases = await service.cases_of(int(application.id))
     items = await _items(request, sorted({code for case in cases for code in case.items}))
     needed = max((item.min_assurance for item in items), default=1)

@@ -500,6 +500,27 @@ async def detach(application: Application, file_id: int) -> None:
     await _touch(application)
 
 
+async def fill_from_library(
+    application: Application, entries: list[MaterialEntry], held: dict[str, int]
+) -> None:
+    """Materials the licence library can supply now (the authorisation was signed after the
+    draft was started, or a licence was issued since) are taken from it (免于提交)."""
+    if application.state not in EDITABLE:
+        return
+    for entry in entries:
+        licence = held.get(entry.licence_type)
+        if entry.kind != "licence" or entry.licence is not None or licence is None:
+            continue
+        if entry.provision not in (Provision.NONE, Provision.UPLOAD):
+            continue
+        if await AttachedFile.exists().where(AttachedFile.entry == entry.id):
+            continue
+        await MaterialEntry.update(
+            {MaterialEntry.licence: licence, MaterialEntry.provision: Provision.LICENCE}
+        ).where(MaterialEntry.id == entry.id)
+        entry.licence, entry.provision = licence, Provision.LICENCE
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     entry_id: int
