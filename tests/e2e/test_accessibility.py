@@ -52,8 +52,11 @@ VISITS = (
     Visit("/account", "staff"),  # with a passkey: the list with rename and delete forms
     Visit("/staff", "staff"),
     Visit("/staff", "citizen", status=403),  # the error page inside the full layout
+    Visit("/officer", "staff"),  # the market-regulation officer's inbox
+    Visit("/officer?state=in_review&owed=1", "staff", route="/officer"),
     Visit("/no-such-page", "visitor", status=404),  # the error page without the footer forms
     Visit("/licences", "citizen"),
+    Visit("/applications", "citizen"),
     # 李四's ID card is licence 1 on a freshly seeded database (app/licences/seed.py).
     Visit("/licences/1", "citizen", route="/licences/{licence_id:int}"),
     Visit("/licences/verify/junk", "visitor", status=400, route="/licences/verify/{token:str}"),
@@ -100,8 +103,10 @@ NOT_PAGES = {
 
 # Pages whose address is made while the test runs: audited by the flow named, in every mode.
 FLOWS = {
+    "/applications/{application_id:int}": "_audit_applying",
     "/sign/{document_id:int}": "_audit_signing",
     "/signatures/{signature_id:str}/verify": "_audit_signing",
+    "/officer/cases/{case_id:int}": "_audit_officer",
 }
 
 COMBINATIONS = (("zh-Hans", False), ("zh-Hans", True), ("en", False), ("en", True))
@@ -234,6 +239,16 @@ async def _audit_signing(page: Page, axe: AxeNet, base: str) -> None:
     await axe.audit(page)
 
 
+async def _audit_applying(page: Page, axe: AxeNet, base: str) -> None:
+    """A draft started from a checklist: the application page with its upload and choice
+    forms (the form is found by its action, whatever the language)."""
+    await page.goto(f"{base}/guide/drainage-permit/checklist?discharger=catering")
+    await page.locator("form[action^='/guide/drainage-permit/apply'] button").click()
+    await expect(page.locator("#materials-title")).to_be_visible()
+    assert "/applications/" in page.url
+    await axe.audit(page)
+
+
 async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
     browser: Browser,
     axe: AxeNet,
@@ -267,6 +282,7 @@ async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
         await _audit_a_flash_message(visitor, axe, lang, elder)
         await _audit_showing_a_licence(pages["citizen"], axe, base)
         await _audit_signing(pages["staff"], axe, base)
+        await _audit_applying(pages["citizen"], axe, base)
 
     await axe.settle()
     # Reported here once, with everything the net saw on the way (the fixture would too).
