@@ -52,7 +52,7 @@ from app.core.logging import get_logger
 from app.core.transactions import write_transaction
 from app.files import service as files
 from app.files.tables import StoredFile
-from app.licences.services import seal_number
+from app.licences.services import MAX_ID, seal_number
 from app.licences.services import today as shanghai_today
 from app.licences.tables import Licence, LicenceType, Representative
 from app.notifications.services import notify
@@ -239,6 +239,8 @@ async def _unused_code(year: int) -> str:
 
 async def application_of(account_id: int, application_id: int) -> Application | None:
     """The applicant's own application; anyone else's is not found."""
+    if not 0 < application_id <= MAX_ID:
+        return None
     return (
         await Application.objects()
         .where(Application.id == application_id, Application.applicant == account_id)
@@ -296,7 +298,7 @@ async def files_of(application_id: int) -> dict[int, list[dict[str, Any]]]:
 
 async def case_for_officer(officer: Account, case_id: int) -> Case | None:
     """A case of the officer's own department; any other is not found."""
-    if officer.department is None:
+    if officer.department is None or not 0 < case_id <= MAX_ID:
         return None
     return (
         await Case.objects()
