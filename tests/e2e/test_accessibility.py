@@ -37,6 +37,8 @@ class Visit:
 
 
 CHECKLIST = "/guide/{code:str}/checklist"
+RATING = "/applications/{application_id:int}/rating"
+COMPLAINT = "/officer/complaints/{complaint_id:int}"
 SUPERMARKET = (
     "business_type=supermarket&scale=large&sales_mode=wholesale&sales_mode=retail"
     "&on_site_preparation=yes&special_food=no"
@@ -76,6 +78,11 @@ VISITS = (
     Visit("/track?code=junk", "visitor", 400, "/track"),
     # No application exists on a freshly seeded database: the not-found state of the page.
     Visit("/track/2026ABCD2345", "visitor", 404, "/track/{code:str}"),
+    Visit("/feedback", "citizen"),
+    Visit("/applications/2147483647/rating", "citizen", 404, RATING),
+    Visit("/officer/complaints", "staff"),
+    Visit("/officer/complaints/2147483647", "staff", 404, COMPLAINT),
+    Visit("/officer/figures", "staff"),
 )
 
 # GET routes that are not pages for people, each with the reason.
