@@ -4,6 +4,7 @@ from its data file, the rest inserted only where missing)."""
 from __future__ import annotations
 
 from app.accounts.seed import seed_accounts
+from app.applications.seed import seed_applications
 from app.catalogue.datafile import load
 from app.catalogue.seed import seed_catalogue, seed_departments
 from app.licences.seed import seed_licences
@@ -15,9 +16,11 @@ async def seed_all() -> dict[str, int]:
     accounts = await seed_accounts()
     licences = await seed_licences()  # licences refer to accounts: after them
     services = await seed_catalogue(catalogue)  # the data file, upserted: edits show on reseeding
+    applications = await seed_applications()  # through the rules: needs all of the above
     return {
         "departments": departments,
         "accounts": accounts,
         "licences": licences,
         "services": services,
+        "applications": applications,
     }
