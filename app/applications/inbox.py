@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from piccolo.query import Select
+
 from app.applications import service
 from app.applications.machine import DECIDED
 from app.applications.tables import Case, Mode, State
@@ -111,7 +113,7 @@ def check_filters(state: str, mode: str, due: str) -> None:
         raise InboxFilterError(_("There is no such deadline filter."))
 
 
-async def inbox(
+def inbox_query(
     department_id: int,
     *,
     state: str = "",
@@ -120,8 +122,8 @@ async def inbox(
     owed: bool = False,
     after: int | None = None,
     limit: int = 20,
-) -> InboxPage:
-    """One page of the department's cases, newest first, in one query."""
+) -> Select:
+    """The page's one query (join included); ``limit`` rows plus one."""
     check_filters(state, mode, due)
     limit = max(1, min(limit, MAX_LIMIT))
     application = Case.application
@@ -153,7 +155,24 @@ async def inbox(
     if after is not None:
         query = query.where(Case.id < after)
     # One more than a page tells whether another page follows, without a count.
-    rows = await query.order_by(Case.id, ascending=False).limit(limit + 1)
+    return query.order_by(Case.id, ascending=False).limit(limit + 1)
+
+
+async def inbox(
+    department_id: int,
+    *,
+    state: str = "",
+    mode: str = "",
+    due: str = "",
+    owed: bool = False,
+    after: int | None = None,
+    limit: int = 20,
+) -> InboxPage:
+    """One page of the department's cases, newest first, in one query."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    rows = await inbox_query(
+        department_id, state=state, mode=mode, due=due, owed=owed, after=after, limit=limit
+    )
     today = service.today()
     page = [_row(raw, today) for raw in rows[:limit]]
     more = len(rows) > limit
