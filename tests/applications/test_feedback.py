@@ -426,3 +426,38 @@ async def test_figures_count_the_departments_ratings_and_complaints(
     assert after.average is not None and 1 <= after.average <= 5
     page = await desk.get("/officer/figures")
     assert page.status_code == 200 and "Quick" in page.text and "Average time to reply" in page.text
+
+
+async def test_each_department_of_a_bundle_is_rated_for_its_own_case(client: PageClient) -> None:
+    applicant, application = await submitted("open-restaurant", await account(locale="en"))
+    cases = await service.cases_of(int(application.id))
+    assert len(cases) >= 2
+    seal = next(case for case in cases if "seal-engraving" in case.items)
+    clerk = await officer("public-security")
+    for action, extra in (
+        ("prereview", {}),
+        ("accept", {"mode": "complete"}),
+        ("review", {}),
+        ("approve", {}),
+    ):
+        case = next(c for c in await service.cases_of(int(application.id)) if c.id == seal.id)
+        await service.act(clerk, int(case.id), action, version=case.version, **extra)
+    await sign_in(client, applicant.phone)
+    path = f"/applications/{application.id}/rating"
+    page = await client.get(path)
+    assert page.status_code == 200
+    assert page.text.count('name="score" value="5"') == 1  # one form: the decided case
+    assert "Not decided yet" in page.text
+    other = next(case for case in cases if case.id != seal.id)
+    refused = await client.post(
+        path, data={"_csrf_token": csrf_from(page), "case": str(other.id), "score": "5"}
+    )
+    assert refused.status_code == 400 and "has not been decided yet" in refused.text
+    rated = await client.post(
+        path,
+        data={"_csrf_token": csrf_from(page), "case": str(seal.id), "score": "4"},
+        follow_redirects=False,
+    )
+    assert rated.status_code == 303
+    saved = await Rating.objects().where(Rating.case.is_in([int(c.id) for c in cases]))
+    assert [(r.case, r.department) for r in saved] == [(seal.id, seal.department)]
