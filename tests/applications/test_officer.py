@@ -137,6 +137,7 @@ async def test_the_inbox_lists_the_departments_cases_with_their_countdown(
     client: PageClient,
 ) -> None:
     me = await officer_signed_in(client)
+    assert 'href="/officer"' in (await client.get("/staff")).text
     _applicant, application, case = await seal_case()
     await to_review(me, int(case.id))
     page = await client.get("/officer")

@@ -22,11 +22,13 @@ from app.applications.tables import (
 )
 from app.licences.tables import Licence
 from tests.applications.people import act, case_in, draft, fill, submit, to_review
-from tests.applications.test_officer import officer_signed_in, version_on
+from tests.applications.test_lifecycle import RESTAURANT, sign
+from tests.applications.test_officer import officer_signed_in, post_action, version_on
 from tests.conftest import PageClient, csrf_from
 
 CATERING = {"discharger": frozenset({"catering"})}
 WATER = "water"
+MARKET = "market-regulation"
 
 
 async def owed_case(water: Account) -> tuple[Account, Application, Case, MaterialEntry]:
@@ -225,3 +227,55 @@ async def test_stale_forms_other_departments_and_other_materials_change_nothing(
     )
     assert response.status_code == 404
     assert await snapshot(case_id, entry_id) == before
+
+
+async def test_a_pledge_is_shown_with_its_signature_and_acting_on_it_revokes_the_licence(
+    client: PageClient, redis: Any
+) -> None:
+    """Food business licence, accepted on a signed pledge, approved at two levels by two
+    officers through the page, then the pledge found untrue."""
+    applicant, application = await draft("food-business-licence", answers=RESTAURANT)
+    rules = next(
+        e for e in await service.entries_of(int(application.id)) if e.code == "safety_rules"
+    )
+    chosen = await service.choose(
+        applicant,
+        application,
+        int(rules.id),
+        "pledge",
+        pledge_title="告知承诺书",
+        pledge_body="本人承诺食品安全管理制度已建立并执行。",
+    )
+    application = await fill(applicant, application)
+    signature_id = await sign(redis, applicant, int(chosen.pledge_document))  # type: ignore[arg-type]
+    application = await submit(applicant, application, "food-business-licence")
+    case_id = int((await case_in(application, MARKET)).id)
+
+    await officer_signed_in(client, MARKET)
+    page = await client.get(f"/officer/cases/{case_id}")
+    assert f'href="/signatures/{signature_id}/verify"' in page.text
+    for action, fields in (("prereview", {}), ("accept", {"mode": "pledge"}), ("review", {})):
+        assert (await post_action(client, case_id, action, **fields)).status_code == 303
+    assert (await post_action(client, case_id, "approve")).status_code == 303
+    assert (await case_in(application, MARKET)).approvals == 1
+    # The same officer cannot pass the second level.
+    assert (await post_action(client, case_id, "approve")).status_code == 400
+    client.cookies.clear()
+    await officer_signed_in(client, MARKET)
+    assert (await post_action(client, case_id, "approve")).status_code == 303
+    assert (await case_in(application, MARKET)).state == State.ISSUED
+
+    enforced = await post(client, case_id, int(rules.id), "enforce", reason="现场核查与承诺不符")
+    assert enforced.status_code == 303
+    licences = await Licence.select(Licence.revoked_at).where(
+        Licence.holder_account == applicant.id
+    )
+    assert len(licences) == 1 and licences[0]["revoked_at"] is not None
+    row = (
+        await MaterialEntry.select(MaterialEntry.obligation)
+        .where(MaterialEntry.id == rules.id)
+        .first()
+    )
+    assert row is not None and row["obligation"] == Obligation.ENFORCED
+    done = await client.get(f"/officer/cases/{case_id}")
+    assert "Officer acted on the pledge" in done.text
