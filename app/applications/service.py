@@ -888,6 +888,7 @@ async def act(
             payload["mode"] = chosen.value
         if action == "return":
             payload["materials"] = [str(m)[:60] for m in materials][:50]
+            values[Case.approvals] = 0  # review levels start again on corrected materials
             running = _clock_of(case)
             if running is not None and not running.is_paused:
                 paused = running.pause(on)
@@ -928,14 +929,29 @@ async def act(
 
 
 async def _approved_before(case: Case, officer: Account) -> bool:
+    """Whether the officer passed a review level of this case since it was last returned for
+    correction (the levels start again on corrected materials)."""
     from app.applications.tables import AuditEntry
 
-    return await AuditEntry.exists().where(
-        AuditEntry.subject_type == "application",
-        AuditEntry.subject_id == str(case.application),
-        AuditEntry.action == "case_approve_level",
-        AuditEntry.actor_id == officer.id,
+    rows = (
+        await AuditEntry.select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.payload)
+        .where(
+            AuditEntry.subject_type == "application",
+            AuditEntry.subject_id == str(case.application),
+            AuditEntry.action.is_in(["case_approve_level", "case_return"]),
+        )
+        .order_by(AuditEntry.seq)
+        .output(load_json=True)
     )
+    approved = False
+    for row in rows:
+        if (row["payload"] or {}).get("case") != case.id:
+            continue
+        if row["action"] == "case_return":
+            approved = False
+        elif row["actor_id"] == officer.id:
+            approved = True
+    return approved
 
 
 MODE_LABELS = {
