@@ -68,7 +68,7 @@ async def daily_deadlines(ctx: dict[str, Any], today: date | None = None) -> dic
         )
         .returning(Case.id)
     )
-    updated = 0
+    running = updated = 0
     after = 0
     while True:
         batch = (
@@ -81,6 +81,7 @@ async def daily_deadlines(ctx: dict[str, Any], today: date | None = None) -> dic
         if not batch:
             break
         after = int(batch[-1].id)
+        running += len(batch)
         for case in batch:
             values = _flags(case, day)
             if not _changed(case, values):
@@ -94,8 +95,14 @@ async def daily_deadlines(ctx: dict[str, Any], today: date | None = None) -> dic
             )
             updated += len(done)
     sent = await _digests(ctx, day)
-    log.info("deadlines_daily_success", updated=updated, cleared=len(cleared), digests=len(sent))
-    return {"updated": updated, "cleared": len(cleared), "digests": len(sent)}
+    result = {
+        "running": running,
+        "updated": updated,
+        "cleared": len(cleared),
+        "digests": len(sent),
+    }
+    log.info("deadlines_daily_success", **result)
+    return result
 
 
 async def _counts(flag: Any) -> Counter[int]:
