@@ -46,9 +46,9 @@ PROVISION_LABELS = {
     Provision.UPLOAD: N_("Upload photos or a PDF"),
     Provision.LICENCE: N_("From your licence library (exempt)"),
     Provision.ORIGINAL: N_("Paper original, at the counter or by courier"),
-    Provision.PLEDGE: N_("Replace it with a signed pledge (告知承诺)"),
-    Provision.LATER: N_("Hand it in later (延期)"),
-    Provision.MISSING: N_("Missing for now, tolerated (容缺)"),
+    Provision.PLEDGE: N_("Replace it with a signed pledge"),
+    Provision.LATER: N_("Hand it in later"),
+    Provision.MISSING: N_("Missing for now, tolerated"),
 }
 
 NEXT_STEP = {

@@ -49,7 +49,7 @@ ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 PROVISION_LABELS = {
     Provision.NONE: N_("Not provided yet"),
     Provision.UPLOAD: N_("Uploaded"),
-    Provision.LICENCE: N_("Held in the licence library (免于提交)"),
+    Provision.LICENCE: N_("Held in the licence library (exempt)"),
     Provision.ORIGINAL: N_("Paper original"),
     Provision.PLEDGE: N_("Replaced by a signed pledge"),
     Provision.LATER: N_("Follows later"),

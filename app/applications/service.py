@@ -851,6 +851,8 @@ async def act(
         assert application is not None
         values: dict[Any, Any] = {}
         payload: dict[str, Any] = {}
+        if action == "approve_level":
+            action = "approve"  # which level an approval passes is the service's to decide
         if action == "approve" and case.approvals + 1 < case.approval_levels:
             action = "approve_level"
         if action in ("approve", "approve_level"):

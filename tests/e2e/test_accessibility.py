@@ -254,6 +254,19 @@ async def _audit_applying(page: Page, axe: AxeNet, base: str) -> None:
     await expect(page.locator("#materials-title")).to_be_visible()
     assert "/applications/" in page.url
     await axe.audit(page)
+    # The applicant's own view of the tracking page of that draft.
+    await page.locator("a[href^='/track/']").first.click()
+    await expect(page.locator("a[href^='/applications/']").first).to_be_visible()
+    await axe.audit(page)
+
+
+async def _audit_officer(page: Page, axe: AxeNet, base: str) -> None:
+    """A case of the demo applications (app/applications/seed.py) in the officer's inbox:
+    its materials, checks, timeline and decision forms."""
+    await page.goto(f"{base}/officer")
+    await page.locator("a[href^='/officer/cases/']").first.click()
+    await expect(page.locator("#timeline-title")).to_be_visible()
+    await axe.audit(page)
 
 
 async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
@@ -290,6 +303,7 @@ async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
         await _audit_showing_a_licence(pages["citizen"], axe, base)
         await _audit_signing(pages["staff"], axe, base)
         await _audit_applying(pages["citizen"], axe, base)
+        await _audit_officer(pages["staff"], axe, base)
 
     await axe.settle()
     # Reported here once, with everything the net saw on the way (the fixture would too).

@@ -80,7 +80,7 @@ async def citizen_applies(page: Page, base: str) -> str:
     # The test report is replaced by the item's pledge, signed with the passkey.
     report = page.locator("li[id^='material-']").filter(has_text="公共场所卫生检测报告")
     await report.get_by_label("以签署的承诺书代替（告知承诺）").check()
-    await report.get_by_role("button", name="选择").click()
+    await report.get_by_role("button", name="选择", exact=True).click()
     await sign_with_passkey(page)
     await expect(page.get_by_role("heading", level=1)).to_have_text(ITEM)
     await expect(report.get_by_text("承诺书已签署")).to_be_visible()
