@@ -209,6 +209,7 @@ async def _page(
         else {}
     )
     zh = request_context().locale == "zh-Hans"
+    events = await service.timeline(int(application.id))
     can_withdraw = any(
         "withdraw"
         in allowed_actions(case.state, Actor.APPLICANT, accepted=case.accepted_on is not None)
@@ -242,7 +243,8 @@ async def _page(
         "choices": {entry.id: service.provisions_for(entry) for entry in entries},
         "provision_labels": {key: _(label) for key, label in PROVISION_LABELS.items()},
         "owed": [e for e in entries if e.obligation == Obligation.OWED],
-        "events": await service.timeline(int(application.id)),
+        "events": events,
+        "to_correct": _to_correct(events, cases),
         "needed": needed,
         "assurance": assurance,
         "can_submit": application.state in service.EDITABLE and assurance >= needed,
@@ -259,6 +261,17 @@ async def _page(
         status_code=status,
         headers=NO_STORE,
     )
+
+
+def _to_correct(events: list[service.Event], cases: list[Any]) -> frozenset[str]:
+    """Codes of the materials officers asked to correct, for cases waiting for it: the
+    latest return of each such case."""
+    waiting = {int(case.id) for case in cases if case.state == State.CORRECTION}
+    latest: dict[int, tuple[str, ...]] = {}
+    for event in events:
+        if event.action == "case_return" and event.case_id in waiting:
+            latest[int(event.case_id)] = event.materials
+    return frozenset(code for codes in latest.values() for code in codes)
 
 
 @get("/applications/{application_id:int}", name="application", guards=[requires_signed_in])

@@ -1061,6 +1061,7 @@ class Event:
     reason: str  # the actor's words: shown to the applicant and officers, never publicly
     case_id: int | None
     by_officer: bool
+    materials: tuple[str, ...] = ()  # codes an officer asked to correct (a return)
 
 
 EVENT_LABELS = {
@@ -1110,6 +1111,7 @@ async def timeline(application_id: int) -> list[Event]:
             reason=row["reason"],
             case_id=(row["payload"] or {}).get("case"),
             by_officer=row["actor_id"] is not None and row["actor_id"] != owner,
+            materials=tuple((row["payload"] or {}).get("materials", ())),
         )
         for row in rows
     ]

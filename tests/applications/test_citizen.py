@@ -199,3 +199,51 @@ async def test_a_draft_can_be_deleted(client: PageClient) -> None:
     )
     assert response.status_code == 303
     assert not await Application.exists().where(Application.id == application_id)
+
+
+async def test_a_correction_names_the_materials_and_is_submitted_again(client: PageClient) -> None:
+    from app.applications import service
+    from tests.applications.people import officer
+
+    await citizen(client)
+    application_id = await apply(client)
+    for code, entry in (await entries(application_id)).items():
+        if entry.provision == "":
+            assert (
+                await upload(client, application_id, entry.id, (f"{code}.jpg", jpeg()))
+            ).status_code == 303
+    response = await client.post(
+        f"/applications/{application_id}/submit",
+        data={"_csrf_token": await token(client), "version": str(await version(application_id))},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    clerk = await officer("water")
+    case = (await service.cases_of(application_id))[0]
+    await service.act(clerk, case.id, "prereview", version=case.version)
+    case = (await service.cases_of(application_id))[0]
+    await service.act(
+        clerk,
+        case.id,
+        "return",
+        version=case.version,
+        reason="申请书缺少签字",
+        materials=["application_form"],
+    )
+    page = await client.get("/applications/{}".format(application_id))
+    marked = page.text.split('id="material-')
+    form_part = next(part for part in marked[1:] if "application_form.jpg" in part)
+    assert "申请书缺少签字" in page.text  # the reason, in the timeline
+    assert "工作人员要求您补正这项材料" in form_part  # the material asked for is marked
+    entry = (await entries(application_id))["application_form"]
+    assert (
+        await upload(client, application_id, entry.id, ("signed.jpg", jpeg()))
+    ).status_code == 303
+    response = await client.post(
+        f"/applications/{application_id}/submit",
+        data={"_csrf_token": await token(client), "version": str(await version(application_id))},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    case = (await service.cases_of(application_id))[0]
+    assert case.state == State.RESUBMITTED
