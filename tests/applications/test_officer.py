@@ -12,7 +12,6 @@ from app.accounts.services import create_account
 from app.accounts.tables import Account, Role
 from app.applications import service
 from app.applications.tables import Application, AuditEntry, Case, State
-from app.core.i18n import LANG_COOKIE
 from app.files.tables import StoredFile
 from app.licences.tables import Licence
 from app.notifications.tables import Notification
@@ -41,8 +40,9 @@ async def officer_signed_in(client: PageClient, department: str = SEALS) -> Acco
     challenge_id, options, token = await start_signin(client)
     result = await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)
     assert result.status_code == 201, result.text
-    # English pages: the assertions read the msgids themselves.
-    client.cookies.set(LANG_COOKIE, "en")
+    # English pages, chosen as a person would: the assertions read the msgids themselves.
+    token = csrf_from(await client.get("/"))
+    await client.post("/preferences/language", data={"lang": "en", "_csrf_token": token})
     found = await Account.objects().where(Account.phone == phone).first()
     assert found is not None
     return found

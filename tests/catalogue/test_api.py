@@ -165,7 +165,11 @@ async def test_the_openapi_schema_lists_the_api_and_no_page(client: PageClient) 
         "version": "1",
         "description": schema["info"]["description"],
     }
-    assert set(schema["paths"]) == {"/api/v1/services", "/api/v1/services/{code}"}
+    assert set(schema["paths"]) == {
+        "/api/v1/services",
+        "/api/v1/services/{code}",
+        "/api/v1/track/{code}",
+    }
     assert "ServicePage" in schema["components"]["schemas"]
     assert (await client.get("/schema/nothing")).status_code == 404
 
