@@ -95,7 +95,10 @@ def _row(raw: dict[str, Any], today: date) -> InboxRow:
         mode=raw["mode"],
         promised_due=raw["promised_due"],
         legal_due=raw["legal_due"],
-        days_left=None if unknown else days_left(raw["promised_due"], today),
+        # Decided cases show no countdown: none is computed for them.
+        days_left=None
+        if unknown or not countdown(raw["state"], False, 0)
+        else days_left(raw["promised_due"], today),
         calendar_unknown=unknown,
         owed=int(raw["owed"]),
         obligation_overdue=bool(raw["obligation_overdue"]),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 import msgspec
@@ -26,6 +27,7 @@ import msgspec
 from app.core.i18n import _
 
 ONE_DAY = timedelta(days=1)
+ANCHOR_YEAR = 2026  # any year: counts are taken relative to it
 
 
 class CalendarUnknown(LookupError):
@@ -78,16 +80,33 @@ def add_working_days(start: date, n: int) -> date:
 def working_days_between(a: date, b: date) -> int:
     """The working days d with a < d <= b; negative (the same count, reversed) when b < a.
 
-    So ``working_days_between(d, add_working_days(d, n)) == n``.
+    So ``working_days_between(d, add_working_days(d, n)) == n``. Answered from per-year
+    tables built once (``_year_counts``), not by walking day by day: an inbox page asks it
+    for every row.
     """
     if b < a:
         return -working_days_between(b, a)
-    count, day = 0, a
-    while day < b:
+    return _counted_through(b) - _counted_through(a)
+
+
+@lru_cache(maxsize=64)
+def _year_counts(year: int) -> tuple[int, ...]:
+    """counts[k] = working days from 1 January up to and including day k of ``year``
+    (counts[0] = 0). Raises CalendarUnknown for a year the calendar does not know."""
+    counts = [0]
+    day = date(year, 1, 1)
+    while day.year == year:
+        counts.append(counts[-1] + is_working_day(day))
         day += ONE_DAY
-        if is_working_day(day):
-            count += 1
-    return count
+    return tuple(counts)
+
+
+def _counted_through(day: date) -> int:
+    """Working days from 1 January of ``ANCHOR_YEAR`` up to and including ``day``: only
+    differences of two such counts mean anything."""
+    before = sum(_year_counts(year)[-1] for year in range(ANCHOR_YEAR, day.year))
+    before -= sum(_year_counts(year)[-1] for year in range(day.year, ANCHOR_YEAR))
+    return before + _year_counts(day.year)[day.timetuple().tm_yday]
 
 
 class Pause(msgspec.Struct, frozen=True, array_like=True):

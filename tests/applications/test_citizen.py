@@ -230,7 +230,7 @@ async def test_a_correction_names_the_materials_and_is_submitted_again(client: P
         reason="申请书缺少签字",
         materials=["application_form"],
     )
-    page = await client.get("/applications/{}".format(application_id))
+    page = await client.get(f"/applications/{application_id}")
     marked = page.text.split('id="material-')
     form_part = next(part for part in marked[1:] if "application_form.jpg" in part)
     assert "申请书缺少签字" in page.text  # the reason, in the timeline

@@ -247,3 +247,18 @@ def test_a_closed_pause_moves_the_due_date_by_the_working_days_inside_it(
         inside = working_days_between(paused_on, resumed_on)
         assert working_days_between(start, due) == n + inside
         assert clock.remaining(due) == 0
+
+
+@given(
+    st.dates(min_value=date(2004, 1, 1), max_value=date(2026, 12, 31)),
+    st.integers(min_value=-400, max_value=400),
+)
+def test_counting_from_the_year_tables_matches_walking_day_by_day(start: date, span: int) -> None:
+    end = start + timedelta(days=span)
+    if not date(2004, 1, 1) <= end <= date(2026, 12, 31):
+        return
+    low, high = min(start, end), max(start, end)
+    walked = sum(
+        1 for n in range(1, (high - low).days + 1) if is_working_day(low + timedelta(days=n))
+    )
+    assert working_days_between(start, end) == (walked if end >= start else -walked)

@@ -23,8 +23,8 @@ from tests.conftest import ServerProcess
 from tests.e2e.people import add_virtual_authenticator, sign_in_by_sms
 from tests.licences.test_licences import add_licence
 
-CITIZEN = "13900007777"  # numbers of this test alone
-OFFICER = "13900007778"
+CITIZEN = "13900003333"  # numbers of this test alone
+OFFICER = "13900003334"
 ITEM = "公共场所卫生许可证核发（告知承诺）"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
 
