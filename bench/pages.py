@@ -65,6 +65,11 @@ CASES: tuple[tuple[str, str], ...] = (
     ("/departments/market-regulation", "repeat"),
     ("/guide/food-business-licence", "repeat"),
     ("/api/v1/services?q=spjy", "first"),
+    # Applications: the demo ones of the seeded citizen (app/applications/seed.py); the
+    # tracking page of the first is added once its code is known (``_tracking_case``).
+    ("/applications", "signed-in"),
+    ("/applications/1", "signed-in"),
+    ("/track", "first"),
 )
 SYNTHETIC = 1100  # generated items: the catalogue has more than Fengxian's 1,093
 JSON_PAGES = ("/api/",)
@@ -221,6 +226,20 @@ def _capture(base: str, origin: str, pages: Path) -> dict[str, dict[str, str]]:
     return visits
 
 
+def _tracking_case(base: str, pages: Path, visits: dict[str, dict[str, str]]) -> tuple[str, str]:
+    """The public tracking page of demo application 1, whose code is drawn at seeding."""
+    own = httpx.get(
+        f"{base}/applications/1", headers={"Cookie": _cookie_header(visits["signed-in"])}
+    )
+    found = re.search(r'href="/track/([0-9A-Z]{12})"', own.text)
+    assert found, "no tracking link on /applications/1"
+    path = f"/track/{found.group(1)}"
+    response = httpx.get(base + path)
+    assert response.status_code == 200, (path, response.status_code)
+    _save_page(pages, "first", path, response.text)
+    return path, "first"
+
+
 # --- load --------------------------------------------------------------------------------
 
 
@@ -368,6 +387,7 @@ def main() -> None:
         app_base = f"http://127.0.0.1:{port}"
         _wait_healthy(app_base, app)
         visits = _capture(app_base, origin, tmp / "pages")
+        cases = (*CASES, _tracking_case(app_base, tmp / "pages", visits))
 
         bare = subprocess.Popen(
             [sys.executable, "-m", "bench.pages", "--serve-bare", str(bare_port)],
@@ -379,7 +399,7 @@ def main() -> None:
         processes.append(bare)
         bare_base = f"http://127.0.0.1:{bare_port}"
         _wait_healthy(bare_base, bare)
-        for path, visit in CASES:
+        for path, visit in cases:
             if path == "/healthz":
                 continue
             saved = (tmp / "pages" / _template_name(visit, path)).read_text(encoding="utf-8")
@@ -401,7 +421,7 @@ def main() -> None:
             f"{'bare req/s':>10} {'p50 ms':>7} {'p99 ms':>7} │ {'app/bare':>8}"
         )
         summaries: list[str] = []
-        for path, visit in CASES:
+        for path, visit in cases:
             if args.page and path not in args.page:
                 continue
             cookie = _cookie_header(visits[visit])

@@ -64,6 +64,13 @@ class WorkerSettings:
             second={0},
             timeout=timedelta(hours=1),
         ),
+        cron(
+            application_tasks.purge_expired_drafts,
+            hour={3},
+            minute={30},
+            second={0},
+            timeout=timedelta(hours=1),
+        ),
     ]
     # arq reads cron hours in this timezone, else in the host's (often UTC, where 07:00 would
     # be 15:00 in Beijing). The crons on seconds above do not depend on it.

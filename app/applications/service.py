@@ -778,8 +778,9 @@ async def withdraw(
     return Moved(updated)
 
 
-async def discard(application: Application) -> None:
-    """Delete a draft the applicant no longer wants (nothing was submitted)."""
+async def discard(application: Application, *, reason: str = "") -> None:
+    """Delete a draft the applicant no longer wants, or one kept past ``keep_until``
+    (``reason`` "draft_expired", by the daily purge): nothing was submitted."""
     if application.state != State.DRAFT:
         raise ApplicationError("not_draft", _("Only a draft can be deleted."))
     file_ids = [
@@ -798,6 +799,7 @@ async def discard(application: Application) -> None:
             actor_id=int(application.applicant),
             action="application_discard",
             from_state=State.DRAFT,
+            reason=reason,
         )
 
 

@@ -21,7 +21,15 @@ from typing import Any
 
 from app.accounts.tables import Account, Role
 from app.applications import audit, service
-from app.applications.tables import Application, AuditEntry, Case, MaterialEntry, Obligation, State
+from app.applications.tables import (
+    Application,
+    AttachedFile,
+    AuditEntry,
+    Case,
+    MaterialEntry,
+    Obligation,
+    State,
+)
 from app.applications.workdays import working_days_between
 from app.core.logging import get_logger
 from app.core.transactions import write_transaction
@@ -265,3 +273,37 @@ async def _overdue(application_id: int, entries: list[dict[str, Any]], day: date
                 payload={"material": entry["code"], "due": entry["due_on"].isoformat()},
             )
     return len(new)
+
+
+async def purge_expired_drafts(ctx: dict[str, Any], today: date | None = None) -> dict[str, int]:
+    """Drafts nobody submitted are kept until their ``keep_until`` (at least 90 days, or the
+    longest deferral limit of their items), then deleted with their files, in storage too.
+    Each deletion is audited (``service.discard``)."""
+    from app.files.tasks import _storage
+
+    day = today or service.today()
+    storage = _storage(ctx)
+    purged = files = 0
+    while True:
+        batch = (
+            await Application.objects()
+            .where(Application.state == State.DRAFT, Application.keep_until < day)
+            .order_by(Application.id)
+            .limit(100)
+        )
+        if not batch:
+            break
+        for application in batch:
+            keys = [
+                row["key"]
+                for row in await AttachedFile.select(
+                    AttachedFile.file.storage_key.as_alias("key")
+                ).where(AttachedFile.application == application.id)
+            ]
+            await service.discard(application, reason="draft_expired")
+            for key in keys:
+                await storage.delete(key)
+            purged, files = purged + 1, files + len(keys)
+    if purged:
+        log.info("applications_draft_purge_success", drafts=purged, files=files)
+    return {"drafts": purged, "files": files}

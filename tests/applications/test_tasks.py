@@ -5,7 +5,7 @@ accepted on Friday 25 September 2026 (Mid-Autumn Festival), 1–7 October off, S
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.accounts.tables import Account
@@ -287,3 +287,48 @@ def test_the_worker_runs_both_jobs_daily_at_seven_in_beijing() -> None:
         assert next_run is not None
         # arq starts crons a fraction of a second late on purpose (its microsecond argument).
         assert next_run.replace(microsecond=0) == datetime(2026, 11, 24, 23, minute, tzinfo=UTC)
+
+
+async def test_drafts_kept_past_their_day_are_purged_with_their_files(
+    settings: Any, tmp_path: Any
+) -> None:
+    from app.applications.tables import Application, AttachedFile, AuditEntry
+    from app.files.storage import LocalStorage
+    from app.files.tables import StoredFile
+    from tests.applications import people
+
+    storage = LocalStorage(tmp_path)
+    applicant = await people.account()
+    old = await service.start(applicant, await people.guide_of("seal-engraving"), {}, {})
+    kept = await service.start(applicant, await people.guide_of("seal-engraving"), {}, {})
+    later = old.keep_until + timedelta(days=30)
+    await Application.update({Application.keep_until: later}).where(Application.id == kept.id)
+    page = await people.stored_file(applicant)
+    await storage.put(page.storage_key, _chunks(b"a page"))
+    entry = next(
+        e for e in await service.entries_of(int(old.id)) if "upload" in service.provisions_for(e)
+    )
+    await service.attach(await people.fresh(old), int(entry.id), page)
+    assert await storage.exists(page.storage_key)
+
+    result = await tasks.purge_expired_drafts(
+        {"file_storage": storage}, today=old.keep_until + timedelta(days=1)
+    )
+    assert result["drafts"] >= 1 and result["files"] >= 1
+    assert not await Application.exists().where(Application.id == old.id)
+    assert not await StoredFile.exists().where(StoredFile.id == page.id)
+    assert not await AttachedFile.exists().where(AttachedFile.application == old.id)
+    assert not await storage.exists(page.storage_key)
+    assert await AuditEntry.exists().where(
+        AuditEntry.subject_id == str(old.id),
+        AuditEntry.action == "application_discard",
+        AuditEntry.reason == "draft_expired",
+    )
+    # A draft still within its time stays, up to and including its last day.
+    assert await Application.exists().where(Application.id == kept.id)
+    await tasks.purge_expired_drafts({"file_storage": storage}, today=later)
+    assert await Application.exists().where(Application.id == kept.id)
+
+
+async def _chunks(data: bytes) -> Any:
+    yield data
