@@ -3,7 +3,9 @@
 The clean image is a fresh JPEG of the decoded pixels only: EXIF (GPS position, camera serial,
 time), ICC profiles, XMP and comments are not copied, so nothing the camera recorded about the
 person survives. Orientation is applied to the pixels first (``exif_transpose``), since the
-tag that said how to turn the photo is gone afterwards.
+tag that said how to turn the photo is gone afterwards. A HEIC is turned by libheif itself as
+it decodes (its container's irot/imir boxes, which ISO/IEC 23008-12 makes authoritative over the
+EXIF tag; pillow-heif then resets the tag to 1), and leaves here as a JPEG like any other photo.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from app.files.sniff import MAX_PIXELS
+from app.files.sniff import MAX_PIXELS, PILLOW_FORMATS
 
 # Smaller than this and an officer cannot read a certificate's text or check a face.
 MIN_SIDE = 400
@@ -58,7 +60,7 @@ def check_image(path: Path) -> ImageCheck:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(path, formats=["JPEG", "PNG"]) as image:
+            with Image.open(path, formats=list(PILLOW_FORMATS.values())) as image:
                 if image.width * image.height > MAX_PIXELS:
                     return ImageCheck(False, [_reason("too_many_pixels")])
                 had = sorted(key for key in ("exif", "icc_profile", "xmp") if image.info.get(key))

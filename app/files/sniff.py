@@ -1,9 +1,11 @@
 """What a file is, decided by its bytes and never by its name or the browser's Content-Type.
 
-Accepted: JPEG and PNG that decode completely within a pixel limit, and PDF with a header and
-an end-of-file marker and none of the names that run or carry something (scripts, launch
-actions, embedded files). Everything else is refused with a sentence for the person: SVG and
-HTML (a browser runs their scripts), HEIC/HEIF (no decoder here: convert to JPEG), empty,
+Accepted: JPEG, PNG and HEIC (an iPhone's default photo, decoded by libheif through
+pillow-heif) that decode completely within a pixel limit, and PDF with a header and an
+end-of-file marker and none of the names that run or carry something (scripts, launch actions,
+embedded files). A HEIC is kept only until the worker's check re-encodes it as JPEG
+(app/files/images.py). Everything else is refused with a sentence for the person: SVG and HTML
+(a browser runs their scripts), AVIF and other HEIF files that are not HEVC-coded, empty,
 truncated or damaged files, decompression bombs (a few KB that declare gigapixels).
 
 The PDF scan reads the file's own bytes, so names inside compressed object streams are not
@@ -19,8 +21,14 @@ from dataclasses import dataclass
 from typing import IO
 
 from PIL import Image
+from pillow_heif import register_heif_opener
 
 from app.core.i18n import _
+
+# Pillow opens HEIF as the format "HEIF" from here on. Only the primary image is decoded:
+# thumbnails, depth maps and auxiliary images are not read (less to parse, nothing we keep).
+# libheif's own security limits stay on, under Pillow's bomb check and ours.
+register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 # Decoded pixels allowed: 40 megapixels covers any phone camera (a 48 MP sensor saves 12 MP
 # by default) and bounds a decode to about 160 MB of RGBA.
@@ -31,8 +39,11 @@ PDF_TAIL = 1024  # ISO 32000-1 §7.5.5: %%EOF on the last line; allow trailing j
 
 JPEG = "image/jpeg"
 PNG = "image/png"
+HEIC = "image/heic"
 PDF = "application/pdf"
-EXTENSIONS = {JPEG: "jpg", PNG: "png", PDF: "pdf"}
+EXTENSIONS = {JPEG: "jpg", PNG: "png", HEIC: "heic", PDF: "pdf"}
+# The Pillow decoder each image type is opened with, and no other.
+PILLOW_FORMATS = {JPEG: "JPEG", PNG: "PNG", HEIC: "HEIF"}
 
 # PDF names that run code or carry other files (ISO 32000-1 §12.6.4.16 JavaScript actions,
 # §12.6.4.5 Launch actions, §7.11.4 embedded file streams; RichMedia from Adobe's extension).
@@ -49,7 +60,11 @@ _HEX_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 # Markup that makes a file readable as HTML or SVG by a browser that sniffs: refused anywhere
 # in any file (an image/HTML polyglot), since no genuine photo or scan carries it.
 _MARKUP = re.compile(rb"<(?:script|html|svg|iframe|object|embed)[\s>/]", re.IGNORECASE)
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif"}
+# ISO/IEC 23008-12 (HEIF) brands in the ftyp box. The HEVC ones are HEIC and are decoded; the
+# generic mif1/msf1 say nothing of the codec, and AVIF (AV1) is refused: phones do not default
+# to it, and every decoder accepted is one more parser of hostile bytes.
+_HEVC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"}
+_HEIF_BRANDS = _HEVC_BRANDS | {b"mif1", b"msf1", b"avif", b"avis"}
 OVERLAP = 80
 
 
@@ -90,12 +105,12 @@ def sniff(handle: IO[bytes]) -> Sniffed:
     head = handle.read(HEAD)
     if not head:
         raise Refused("empty", _("The file is empty."))
-    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
-        raise Refused(
-            "heif",
-            _("HEIC/HEIF photos cannot be read here. Please convert the photo to JPEG first."),
-        )
-    if head.startswith(b"\xff\xd8\xff"):
+    brands = _ftyp_brands(head)
+    if brands & _HEVC_BRANDS and head[8:12] not in {b"avif", b"avis"}:
+        kind = HEIC
+    elif brands & _HEIF_BRANDS:
+        raise _not_accepted()
+    elif head.startswith(b"\xff\xd8\xff"):
         kind = JPEG
     elif head.startswith(b"\x89PNG\r\n\x1a\n"):
         kind = PNG
@@ -106,8 +121,17 @@ def sniff(handle: IO[bytes]) -> Sniffed:
     pages = _scan(handle, pdf=kind == PDF)
     if kind == PDF:
         return Sniffed(PDF, pages=pages or None)
-    width, height = _decode(handle, "JPEG" if kind == JPEG else "PNG")
+    width, height = _decode(handle, PILLOW_FORMATS[kind])
     return Sniffed(kind, width=width, height=height)
+
+
+def _ftyp_brands(head: bytes) -> set[bytes]:
+    """The major and compatible brands of an ISO base media file's leading ftyp box
+    (ISO/IEC 14496-12 §4.3), as far as ``head`` holds them; empty for any other file."""
+    if head[4:8] != b"ftyp" or len(head) < 12:
+        return set()
+    end = min(int.from_bytes(head[:4], "big"), len(head))
+    return {head[8:12]} | {head[offset : offset + 4] for offset in range(16, end - 3, 4)}
 
 
 def _scan(handle: IO[bytes], *, pdf: bool) -> int:

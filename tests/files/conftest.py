@@ -15,9 +15,11 @@ import pytest
 from aiobotocore.session import get_session
 from PIL import Image
 
+import app.files.sniff  # noqa: F401  (registers the HEIF codec with Pillow, as the app does)
 from app.core.redis import free_port
 from app.files.storage import LocalStorage, S3Storage, Storage
 
+RED, BLUE = (220, 20, 20), (20, 20, 220)
 S3_KEYS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
 
 
@@ -30,6 +32,16 @@ def jpeg(width: int = 800, height: int = 600, **save: object) -> bytes:
 def png(width: int = 800, height: int = 600) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (30, 200, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def heic(width: int = 800, height: int = 600, **save: object) -> bytes:
+    """A HEIC as an iPhone saves it (HEVC in HEIF, by libheif through pillow-heif): the left
+    half red and the right half blue, so a test can tell which way it was turned."""
+    image = Image.new("RGB", (width, height), RED)
+    image.paste(BLUE, (width // 2, 0, width, height))
+    out = io.BytesIO()
+    image.save(out, "HEIF", **save)
     return out.getvalue()
 
 

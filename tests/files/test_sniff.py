@@ -53,7 +53,7 @@ def png_declaring(width: int, height: int) -> bytes:
         (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "type"),
         (b"<!doctype html><html><body>hi</body></html>", "type"),
         (b"GIF89a" + b"\x00" * 100, "type"),
-        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "heif"),
+        (b"\x00\x00\x00\x18ftypavif\x00\x00\x00\x00mif1avif", "type"),  # HEIC: test_heic.py
         (jpeg()[:-2000], "damaged"),
         (png()[:200], "damaged"),
         (png_declaring(100_000, 100_000), "pixels"),  # Pillow's own bomb limit
@@ -71,7 +71,7 @@ def png_declaring(width: int, height: int) -> bytes:
         "svg",
         "html",
         "gif",
-        "heic",
+        "avif",
         "truncated-jpeg",
         "truncated-png",
         "png-bomb",
