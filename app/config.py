@@ -74,6 +74,7 @@ class Settings:
     sms_per_phone_hour: int = 5
     sms_per_phone_day: int = 10
     sms_per_ip_hour: int = 30
+    track_lookups_per_minute: int = 30  # tracking pages and API, per client address
     # Limits someone else could spend count per (phone, requesting address); these ceilings
     # hold per phone whatever the number of addresses.
     sms_per_phone_day_ceiling: int = 20
@@ -243,6 +244,7 @@ def load_settings() -> Settings:
         sms_per_phone_hour=_int("SMS_PER_PHONE_HOUR", 5),
         sms_per_phone_day=_int("SMS_PER_PHONE_DAY", 10),
         sms_per_ip_hour=_int("SMS_PER_IP_HOUR", 30),
+        track_lookups_per_minute=_int("TRACK_LOOKUPS_PER_MINUTE", 30),
         sms_per_phone_day_ceiling=_int("SMS_PER_PHONE_DAY_CEILING", 20),
         sms_verify_per_ip_hour=_int("SMS_VERIFY_PER_IP_HOUR", 60),
         sms_wrong_per_phone_hour=_int("SMS_WRONG_PER_PHONE_HOUR", 10),

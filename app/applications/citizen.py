@@ -196,20 +196,34 @@ async def _page(
     signed = await _signed(request)
     account = signed.account
     entries = await service.entries_of(int(application.id))
-    await service.sync_pledges(application, entries)
-    await service.fill_from_library(application, entries, await _held(int(account.id)))
+    editable = application.state in service.EDITABLE
+    # Only what can have changed is looked at again: a pledge awaiting its signature, a
+    # material the library may now supply.
+    if any(e.pledge_document is not None and not e.pledge_signature for e in entries):
+        await service.sync_pledges(application, entries)
+    if editable and any(e.kind == "licence" and e.licence is None for e in entries):
+        await service.fill_from_library(application, entries, await _held(int(account.id)))
     cases = await service.cases_of(int(application.id))
     items = await _items(request, sorted({code for case in cases for code in case.items}))
     needed = max((item.min_assurance for item in items), default=1)
-    assurance = accounts.assurance_level(account, await accounts.has_passkey(account.id))
-    editable = application.state in service.EDITABLE
+    assurance = (
+        accounts.assurance_level(account, await accounts.has_passkey(account.id))
+        if editable
+        else needed
+    )
+    pages = await service.files_of(int(application.id))
     problems = (
-        {p.entry_id: p.message for p in await service.problems(application, entries)}
+        {
+            p.entry_id: p.message
+            for p in await service.problems(
+                application, entries, {entry: len(found) for entry, found in pages.items()}
+            )
+        }
         if editable
         else {}
     )
     zh = request_context().locale == "zh-Hans"
-    events = await service.timeline(int(application.id))
+    events = await service.timeline(int(application.id), int(application.applicant))
     can_withdraw = any(
         "withdraw"
         in allowed_actions(case.state, Actor.APPLICANT, accepted=case.accepted_on is not None)
@@ -237,7 +251,7 @@ async def _page(
             for case in cases
         ],
         "entries": entries,
-        "files": await service.files_of(int(application.id)),
+        "files": pages,
         "problems": problems,
         "editable": editable,
         "choices": {entry.id: service.provisions_for(entry) for entry in entries},

@@ -529,13 +529,19 @@ class Problem:
     message: str
 
 
-async def problems(application: Application, entries: list[MaterialEntry]) -> list[Problem]:
-    """What still stops the applicant from submitting, per material."""
-    counts: dict[int, int] = {}
-    for row in await AttachedFile.select(AttachedFile.entry).where(
-        AttachedFile.application == application.id
-    ):
-        counts[row["entry"]] = counts.get(row["entry"], 0) + 1
+async def problems(
+    application: Application,
+    entries: list[MaterialEntry],
+    counts: dict[int, int] | None = None,
+) -> list[Problem]:
+    """What still stops the applicant from submitting, per material. ``counts`` (pages per
+    entry id) saves a query when the caller has the files already."""
+    if counts is None:
+        counts = {}
+        for row in await AttachedFile.select(AttachedFile.entry).where(
+            AttachedFile.application == application.id
+        ):
+            counts[row["entry"]] = counts.get(row["entry"], 0) + 1
     found = []
     for entry in entries:
         if entry.provision == Provision.NONE:
@@ -1076,8 +1082,9 @@ EVENT_LABELS = {
 }
 
 
-async def timeline(application_id: int) -> list[Event]:
-    """The application's events in order (the audit trail is its single source)."""
+async def timeline(application_id: int, applicant: int | None = None) -> list[Event]:
+    """The application's events in order (the audit trail is its single source).
+    ``applicant`` (the owner's account id), when the caller knows it, saves a query."""
     from app.applications.tables import AuditEntry
 
     rows = (
@@ -1097,12 +1104,14 @@ async def timeline(application_id: int) -> list[Event]:
         .order_by(AuditEntry.seq)
         .output(load_json=True)
     )
-    applicant = (
-        await Application.select(Application.applicant)
-        .where(Application.id == application_id)
-        .first()
-    )
-    owner = applicant["applicant"] if applicant else None
+    owner = applicant
+    if owner is None:
+        row = (
+            await Application.select(Application.applicant)
+            .where(Application.id == application_id)
+            .first()
+        )
+        owner = row["applicant"] if row else None
     return [
         Event(
             at=row["at"],

@@ -41,7 +41,7 @@ from app.core.i18n import _, translations
 from app.core.ratelimit import allow
 from app.core.security import NO_STORE
 
-LOOKUPS_PER_MINUTE = 30  # per client address, pages and API together
+LOOKUPS_PER_MINUTE = 30  # the default of TONGBAN_TRACK_LOOKUPS_PER_MINUTE, for the schema text
 RATE_BUCKET = "track_lookup"
 QR_CACHE = {"Cache-Control": "public, max-age=86400"}  # the image depends on the code alone
 
@@ -61,7 +61,10 @@ def _unknown() -> UnknownCode:
 
 async def _count_lookup(request: Request[Any, Any, Any]) -> None:
     if not await allow(
-        request.app.state.redis, RATE_BUCKET, request_context().client_ip, LOOKUPS_PER_MINUTE
+        request.app.state.redis,
+        RATE_BUCKET,
+        request_context().client_ip,
+        request.app.state.settings.track_lookups_per_minute,
     ):
         raise TooManyLookups(
             detail=_(
@@ -99,7 +102,7 @@ async def _view(code: str, account_id: int | None) -> View | None:
     return View(
         application=application,
         cases=await service.cases_of(int(application.id)),
-        events=await service.timeline(int(application.id)),
+        events=await service.timeline(int(application.id), int(application.applicant)),
         owner=owner,
         owed=owed,
     )

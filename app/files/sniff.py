@@ -90,7 +90,7 @@ class Sniffed:
 
 
 def _not_accepted() -> Refused:
-    return Refused("type", _("Only JPEG, PNG and PDF files are accepted."))
+    return Refused("type", _("Only JPEG, PNG, HEIC and PDF files are accepted."))
 
 
 def _damaged() -> Refused:

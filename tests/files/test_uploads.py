@@ -97,7 +97,7 @@ async def test_refused_uploads_store_nothing(client: PageClient, settings: Setti
     before = stored_objects(settings)
     limit = settings.max_upload_mb * service.MIB
     cases = [
-        (b"<svg><script>alert(1)</script></svg>", "只接受 JPEG、PNG 和 PDF"),
+        (b"<svg><script>alert(1)</script></svg>", "只接受 JPEG、PNG、HEIC 和 PDF"),
         (b"", "文件是空的"),
         (jpeg()[:-3000], "损坏"),
         (b"\xff\xd8\xff" + os.urandom(limit), "文件超过"),
