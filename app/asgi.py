@@ -35,6 +35,8 @@ from app.core.sessions import SESSION_MAX_AGE, SessionConfig
 from app.core.static import StaticFileSystem
 from app.core.templates import template_config
 from app.files import controllers as files_controllers
+from app.identity import controllers as identity_controllers
+from app.identity import officer as identity_officer
 from app.licences import controllers as licences_controllers
 from app.notifications import controllers as notifications_controllers
 from app.signing import controllers as signing_controllers
@@ -115,6 +117,8 @@ def create_litestar(settings: Settings) -> Litestar:
             *applications_officer.ROUTES,
             *applications_tracking.ROUTES,
             *applications_feedback.ROUTES,
+            *identity_controllers.ROUTES,
+            *identity_officer.ROUTES,
             create_static_files_router(
                 path="/static", directories=[FRONTEND / "static"], file_system=StaticFileSystem()
             ),

@@ -28,6 +28,13 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value.strip()
 
 
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise ConfigError(f"TONGBAN_{name} must be at least 1, got {value}")
+    return value
+
+
 def _int(name: str, default: int) -> int:
     raw = _env(name)
     if raw is None:
@@ -108,6 +115,11 @@ class Settings:
     s3_region: str | None = None
     max_upload_mb: int = 10
     max_application_mb: int = 50
+    # Remote identity verification (app/identity, docs/identity.md).
+    identity_attempts: int = 5  # images submitted per account within the window
+    identity_window_hours: int = 6
+    identity_session_minutes: int = 30  # an unfinished verification expires after this
+    identity_image_days: int = 30  # images are deleted this long after the decision
 
     @property
     def is_dev(self) -> bool:
@@ -263,6 +275,10 @@ def load_settings() -> Settings:
         s3_region=_env("S3_REGION"),
         max_upload_mb=max_upload_mb,
         max_application_mb=max_application_mb,
+        identity_attempts=_positive("IDENTITY_ATTEMPTS", 5),
+        identity_window_hours=_positive("IDENTITY_WINDOW_HOURS", 6),
+        identity_session_minutes=_positive("IDENTITY_SESSION_MINUTES", 30),
+        identity_image_days=_positive("IDENTITY_IMAGE_DAYS", 30),
     )
 
 

@@ -32,5 +32,6 @@ APP_REGISTRY = AppRegistry(
         "app.signing.piccolo_app",
         "app.files.piccolo_app",
         "app.applications.piccolo_app",
+        "app.identity.piccolo_app",
     ]
 )

@@ -15,6 +15,7 @@ from app.core.database import close_pool, open_pool
 from app.core.logging import configure_logging, get_logger
 from app.core.redis import arq_settings, resolve_redis_url
 from app.files import tasks as file_tasks
+from app.identity import tasks as identity_tasks
 from app.notifications import tasks as notification_tasks
 
 log = get_logger("worker")
@@ -43,6 +44,7 @@ class WorkerSettings:
         core_tasks.echo,
         notification_tasks.send_notification_job,
         file_tasks.check_file_job,
+        identity_tasks.check_image_job,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(core_tasks.heartbeat, second={0, 10, 20, 30, 40, 50}, run_at_startup=False),
@@ -61,6 +63,13 @@ class WorkerSettings:
             application_tasks.obligation_reminders,
             hour={7},
             minute={5},
+            second={0},
+            timeout=timedelta(hours=1),
+        ),
+        cron(
+            identity_tasks.purge_images,
+            hour={3},
+            minute={40},
             second={0},
             timeout=timedelta(hours=1),
         ),

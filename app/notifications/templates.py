@@ -40,6 +40,17 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "zh-Hans": "【通办】您的意见（编号 {number}）已有答复，请登录通办查看。",
         "en": "[Tongban] Your feedback (no. {number}) has a reply; sign in to Tongban to read it.",
     },
+    "identity_verified": {
+        "zh-Hans": "【通办】您的身份已核验通过，账号认证等级提升为 L{level}。",
+        "en": "[Tongban] Your identity is verified: your account is now at level L{level}.",
+    },
+    "identity_rejected": {
+        "zh-Hans": "【通办】您的身份核验未通过，请登录通办查看原因后重试，或到政务服务中心窗口核验。",
+        "en": (
+            "[Tongban] Your identity check did not pass. Sign in to see why and try again, "
+            "or have it checked at a service centre counter."
+        ),
+    },
 }
 
 # Params that must not stay in the database once the message is sent or given up on.
