@@ -16,7 +16,14 @@ from typing import Any
 from app.accounts.tables import Account
 from app.applications import audit, service
 from app.applications.service import ApplicationError, stale
-from app.applications.tables import AuditEntry, Case, MaterialEntry, Obligation, Provision
+from app.applications.tables import (
+    Application,
+    AuditEntry,
+    Case,
+    MaterialEntry,
+    Obligation,
+    Provision,
+)
 from app.core.i18n import _
 from app.core.logging import get_logger
 from app.core.transactions import write_transaction
@@ -61,6 +68,10 @@ async def _bump(case: Case, version: int) -> None:
     )
     if not changed:
         raise stale()
+    # The application's version keys its public tracking page: the timeline grows.
+    await Application.update({Application.version: Application.version + 1}).where(
+        Application.id == case.application
+    )
 
 
 def _reason(reason: str) -> str:

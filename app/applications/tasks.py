@@ -261,6 +261,10 @@ async def _overdue(application_id: int, entries: list[dict[str, Any]], day: date
                 .first()
             )
             state = found["state"] if found else ""
+        if new:  # the timeline grows: the public tracking page is keyed by the version
+            await Application.update({Application.version: Application.version + 1}).where(
+                Application.id == application_id
+            )
         for entry in new:
             await audit.append(
                 subject_type="application",

@@ -38,6 +38,7 @@ from app.applications.tables import Application, Case, MaterialEntry, Obligation
 from app.catalogue.api import ApiError
 from app.core.context import current as request_context
 from app.core.i18n import _, translations
+from app.core.page_cache import page_cache
 from app.core.ratelimit import allow
 from app.core.security import NO_STORE
 
@@ -157,9 +158,13 @@ def _form(code: str = "", error: str | None = None, status: int = 200) -> Templa
 
 
 @get("/track", name="track")
-async def track_form(code: FromQuery[str | None] = None) -> Template | Redirect:
+async def track_form(
+    request: Request[Any, Any, Any], code: FromQuery[str | None] = None
+) -> Response[Any] | Template | Redirect:
     if code is None:
-        return _form()
+        return await page_cache(request).page(
+            request, "tracking/form.html", {"code": "", "error": None}
+        )
     parsed = service.parse_code(code)
     if parsed is None:
         return _form(
@@ -174,7 +179,9 @@ async def track_form(code: FromQuery[str | None] = None) -> Template | Redirect:
 
 
 @get("/track/{code:str}", name="track_code")
-async def track_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Template | Redirect:
+async def track_page(
+    request: Request[Any, Any, Any], code: FromPath[str]
+) -> Response[Any] | Template | Redirect:
     parsed = service.parse_code(code)
     if parsed is None:
         raise _unknown()
@@ -182,17 +189,43 @@ async def track_page(request: Request[Any, Any, Any], code: FromPath[str]) -> Te
         return Redirect(f"/track/{parsed}", status_code=301)
     await _count_lookup(request)
     signed = await accounts.current(request)
-    view = await _view(parsed, int(signed.account.id) if signed else None)
+    url = f"{request.app.state.settings.public_url}/track/{parsed}"
+    if signed is None:
+        # The public view changes only with the application's version: rendered once per
+        # version, its cases and timeline are read only then.
+        application = await service.application_by_code(parsed)
+        if application is None or application.state == State.DRAFT:
+            raise _unknown()
+
+        async def public() -> dict[str, Any]:
+            view = await _view(parsed, None)
+            if view is None:
+                raise _unknown()
+            return _context(view, parsed, url)
+
+        return await page_cache(request).page(
+            request,
+            "tracking/page.html",
+            public,
+            key=(application.id, application.version),
+            headers=NO_STORE,
+        )
+    view = await _view(parsed, int(signed.account.id))
     if view is None:
         raise _unknown()
-    context = {
+    return Template(
+        template_name="tracking/page.html", context=_context(view, parsed, url), headers=NO_STORE
+    )
+
+
+def _context(view: View, code: str, url: str) -> dict[str, Any]:
+    return {
         "view": view,
-        "display_code": service.display_code(parsed),
+        "display_code": service.display_code(code),
         "state_labels": STATE_LABELS,
         "state": State(view.application.state),
-        "url": f"{request.app.state.settings.public_url}/track/{parsed}",
+        "url": url,
     }
-    return Template(template_name="tracking/page.html", context=context, headers=NO_STORE)
 
 
 @get("/track/{code:str}/qr.svg", name="track_qr")

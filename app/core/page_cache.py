@@ -18,7 +18,9 @@ Only a handler whose page follows that rule may use it. Everything else goes thr
   remembered results), and the least-recently-served eviction bounds the entries;
 - htmx requests (they get a partial), and any status but 200.
 
-The handler passes ``key``: whatever the page's data depends on, hashable (for the home page
+The handler passes ``key``: whatever the page's data depends on, hashable; the data itself
+may be a coroutine function, called only on a miss, so a hit costs only what building the key
+costs (for the home page
 the departments tuple from the catalogue cache, which is a new object after every change).
 Templates do not change while a production process runs (no auto-reload); in development the
 cache is off so template edits show at once.
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -60,7 +62,7 @@ class PageCache:
         self,
         request: Request[Any, Any, Any],
         template_name: str,
-        context: Mapping[str, Any],
+        context: Mapping[str, Any] | Callable[[], Awaitable[Mapping[str, Any]]],
         *,
         key: Hashable = None,
         headers: dict[str, str] | None = None,
@@ -77,13 +79,15 @@ class PageCache:
             or request.headers.get("hx-request")
             or not isinstance(token, str)
         ):
-            return Template(template_name=template_name, context=dict(context), headers=headers)
+            return Template(
+                template_name=template_name, context=dict(await _built(context)), headers=headers
+            )
         ctx = request_context.current()
         signed_in = bool(session.get("account_id"))
         cache_key = (template_name, request.scope["path"], ctx.locale, ctx.elder, signed_in, key)
         pieces = self._pages.pop(cache_key, None)
         if pieces is None:
-            pieces = self._render(request, template_name, context)
+            pieces = self._render(request, template_name, await _built(context))
             if len(self._pages) >= MAX_ENTRIES:
                 del self._pages[next(iter(self._pages))]  # the least recently served
         self._pages[cache_key] = pieces  # (re)inserted last: dicts keep insertion order
@@ -114,6 +118,14 @@ class PageCache:
             reset()
         parts = _MARKERS.split(html)
         return parts[0::2], [part == _NONCE for part in parts[1::2]]
+
+
+async def _built(
+    context: Mapping[str, Any] | Callable[[], Awaitable[Mapping[str, Any]]],
+) -> Mapping[str, Any]:
+    """The page's data; a callable is called only when the page is not cached (its queries
+    are then saved on every hit)."""
+    return await context() if callable(context) else context
 
 
 def page_cache(request: Request[Any, Any, Any]) -> PageCache:

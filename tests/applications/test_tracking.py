@@ -245,3 +245,18 @@ async def test_the_qr_code_holds_the_public_address_of_the_page(client: PageClie
     assert modules_of(response.text) == [[bool(v) for v in row] for row in expected.matrix]
     for junk in ("2026-abcd-2345", "junk"):
         assert (await client.get(f"/track/{junk}/qr.svg")).status_code == 404
+
+
+async def test_the_public_page_is_rendered_once_per_version_and_follows_every_change(
+    client: PageClient, redis: Any
+) -> None:
+    await lookups_forgotten(redis)
+    _applicant, application = await submitted()
+    before = await client.get(f"/track/{application.code}")
+    again = await client.get(f"/track/{application.code}")  # from the page cache
+    assert "Pre-review started" not in before.text and "Pre-review started" not in again.text
+    clerk = await officer("public-security")
+    case = (await service.cases_of(int(application.id)))[0]
+    await service.act(clerk, int(case.id), "prereview", version=case.version)
+    after = await client.get(f"/track/{application.code}")
+    assert "Pre-review started" in after.text  # a new version: rendered again

@@ -31,6 +31,7 @@ PAGES = [
     "/departments/market-regulation",
     "/life-events/open-business",
     "/guide/food-business-licence",
+    "/track",
     "/services?q=spjy",  # a query the handler puts in the key (query_in_key)
 ]
 NONCE = re.compile(r'nonce="([^"]+)"')
