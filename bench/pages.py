@@ -324,7 +324,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--page", action="append", help="measure only this page (repeatable), e.g. --page /"
+        "--page",
+        action="append",
+        help="measure only this page (repeatable; a trailing * matches a prefix), e.g. --page /",
     )
     parser.add_argument(
         "--profile",
@@ -423,7 +425,10 @@ def main() -> None:
         )
         summaries: list[str] = []
         for path, visit in cases:
-            if args.page and path not in args.page:
+            if args.page and not any(
+                path == wanted or (wanted.endswith("*") and path.startswith(wanted[:-1]))
+                for wanted in args.page
+            ):
                 continue
             cookie = _cookie_header(visits[visit])
             bare_url = (
