@@ -83,6 +83,9 @@ VISITS = (
     Visit("/officer/complaints", "staff"),
     Visit("/officer/complaints/2147483647", "staff", 404, COMPLAINT),
     Visit("/officer/figures", "staff"),
+    Visit("/officer/identity", "staff"),
+    Visit("/officer/identity/counter", "staff"),
+    Visit("/officer/identity/2147483647", "staff", 404, "/officer/identity/{verification_id:int}"),
 )
 
 # GET routes that are not pages for people, each with the reason.
