@@ -126,7 +126,7 @@ async def sms_of(person: Account, kind: str) -> list[Notification]:
 
 async def audit_of(verification_id: int) -> list[AuditEntry]:
     return await AuditEntry.objects().where(
-        AuditEntry.subject_type == "identity", AuditEntry.subject_id == verification_id
+        AuditEntry.subject_type == "identity", AuditEntry.subject_id == str(verification_id)
     )
 
 
