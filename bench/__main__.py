@@ -14,5 +14,6 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, "-m", "bench.pages"], check=True)
     subprocess.run([sys.executable, "-m", "bench.search"], check=True)
     subprocess.run([sys.executable, "-m", "bench.signatures"], check=True)
+    subprocess.run([sys.executable, "-m", "bench.identity"], check=True)
     # SQLite, 100,000 applications; TONGBAN_BENCH_DATABASE_URL for a million on PostgreSQL.
     subprocess.run([sys.executable, "-m", "bench.inbox"], check=True)
