@@ -56,8 +56,8 @@ CLEAN_SIDE = 1600
 ANALYSIS_SIDE = 480
 JPEG_QUALITY = 90
 # Variance of the Laplacian of the grey analysis copy. Calibrated on scikit-image's photographs
-# (tests/identity/test_checks.py) at 480 pixels: sharp ones measure 150 to 820, the same blurred with a
-# Gaussian of radius 2 measure 4 to 13.
+# (tests/identity/test_checks.py) at 480 pixels: sharp ones measure 150 to 820, the same
+# blurred with a Gaussian of radius 2 measure 4 to 13.
 SHARPNESS_MIN = 30.0
 # Mean grey level bounds, and the share of pixels that may be clipped to black or white.
 DARK_MEAN, BRIGHT_MEAN = 50.0, 210.0
