@@ -83,6 +83,8 @@ VISITS = (
     Visit("/officer/complaints", "staff"),
     Visit("/officer/complaints/2147483647", "staff", 404, COMPLAINT),
     Visit("/officer/figures", "staff"),
+    Visit("/identity", "citizen"),
+    Visit("/identity/2147483647", "citizen", 404, "/identity/{verification_id:int}"),
     Visit("/officer/identity", "staff"),
     Visit("/officer/identity/counter", "staff"),
     Visit("/officer/identity/2147483647", "staff", 404, "/officer/identity/{verification_id:int}"),
@@ -117,6 +119,7 @@ FLOWS = {
     "/sign/{document_id:int}": "_audit_signing",
     "/signatures/{signature_id:str}/verify": "_audit_signing",
     "/officer/cases/{case_id:int}": "_audit_officer",
+    "/identity/{verification_id:int}": "_audit_identity",
 }
 
 COMBINATIONS = (("zh-Hans", False), ("zh-Hans", True), ("en", False), ("en", True))
@@ -263,6 +266,16 @@ async def _audit_applying(page: Page, axe: AxeNet, base: str) -> None:
     await axe.audit(page)
 
 
+async def _audit_identity(page: Page, axe: AxeNet, base: str) -> None:
+    """The citizen's verification (started the first time, continued after): the challenge,
+    both parts and their forms."""
+    await page.goto(f"{base}/identity")
+    await page.locator("form[action='/identity/start'] button").click()
+    await expect(page.locator("#identity-parts")).to_be_visible()
+    assert "/identity/" in page.url
+    await axe.audit(page)
+
+
 async def _audit_officer(page: Page, axe: AxeNet, base: str) -> None:
     """A case of the demo applications (app/applications/seed.py) in the officer's inbox:
     its materials, checks, timeline and decision forms."""
@@ -306,6 +319,7 @@ async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
         await _audit_showing_a_licence(pages["citizen"], axe, base)
         await _audit_signing(pages["staff"], axe, base)
         await _audit_applying(pages["citizen"], axe, base)
+        await _audit_identity(pages["citizen"], axe, base)
         await _audit_officer(pages["staff"], axe, base)
 
     await axe.settle()

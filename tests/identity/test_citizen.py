@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from PIL import Image
+from PIL import Image, ImageOps
+from skimage import data as samples
 
 from app.accounts.tables import Account
 from app.config import get_settings
@@ -31,22 +32,27 @@ from tests.signing.people import start as start_signing
 DRAFT = "/applications/7"
 
 
-def portrait(size: int = 720) -> bytes:
-    """scikit-image's astronaut (Eileen Collins): one face, large and centred."""
-    from skimage import data
-
+def photo(image: Image.Image) -> bytes:
     out = io.BytesIO()
-    Image.fromarray(data.astronaut()).resize((size, size)).save(out, "JPEG", quality=90)
+    image.convert("RGB").save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+# scikit-image's photographs, turned so that no other test uses the very same image (the
+# worker refuses a photo already used in another verification). The astronaut (Eileen
+# Collins): one face, large and centred; the lower half of her portrait stands in for a card.
+def selfie() -> bytes:
+    return photo(ImageOps.mirror(Image.fromarray(samples.astronaut())).resize((720, 720)))
+
+
+def card() -> bytes:
+    lower = Image.fromarray(samples.astronaut()).crop((0, 256, 512, 512))
+    return photo(ImageOps.mirror(lower).resize((960, 480)))
 
 
 def coffee() -> bytes:
-    """A cup of coffee: a sharp, well-lit photo with no face in it."""
-    from skimage import data
-
-    out = io.BytesIO()
-    Image.fromarray(data.coffee()).save(out, "JPEG", quality=90)
-    return out.getvalue()
+    """A cup of coffee, 600 × 400: no face, and too small for an identity photo."""
+    return photo(Image.fromarray(samples.coffee()))
 
 
 async def start(client: PageClient, next_path: str = DRAFT) -> int:
@@ -321,3 +327,73 @@ async def test_review_approval_and_rejection_as_the_citizen_sees_them(client: Pa
     assert f'href="{DRAFT}"' in page.text
     refreshed = await Account.objects().where(Account.id == person.id).first()
     assert refreshed is not None and refreshed.identity_verified_at is not None
+
+
+async def test_the_worker_checks_each_part_and_only_the_failed_one_is_asked_again(
+    client: PageClient,
+) -> None:
+    person = await citizen(client, verified=False)
+    verification_id = await start(client)
+    assert (await send(client, verification_id, "selfie", coffee())).status_code == 303
+    assert (await send(client, verification_id, "document", card())).status_code == 303
+    assert await check(verification_id, "selfie") == "failed"
+    assert await check(verification_id, "document") == "passed"
+    page = await client.get(f"/identity/{verification_id}")
+    assert (await verification(verification_id)).state == VerificationState.CAPTURING
+    # Every reason the selfie failed, and only the selfie's form.
+    assert "The photo is too small (its shorter side must be at least 480 pixels)" in page.text
+    assert "No face was found." in page.text
+    assert "The photo is sharp." not in page.text  # what passed is not listed as a failure
+    assert forms(page, verification_id) == {"selfie"}
+    assert "hx-trigger" not in page.text
+    # The worker kept a clean JPEG in place of the card photo.
+    found = await verification(verification_id)
+    stored = await StoredFile.objects().where(StoredFile.id == found.document).first()
+    assert stored is not None and stored.content_type == "image/jpeg"
+
+    assert (await send(client, verification_id, "selfie", selfie())).status_code == 303
+    assert await check(verification_id, "selfie") == "passed"
+    page = await client.get(f"/identity/{verification_id}")
+    assert (await verification(verification_id)).state == VerificationState.IN_REVIEW
+    assert "An officer is looking at it" in page.text
+    assert len(await identity_files(int(person.id))) == 2  # the failed selfie is gone
+
+    # Someone else sending the same selfie is told it was used already.
+    await citizen(client, verified=False)
+    other = await start(client)
+    assert (await send(client, other, "selfie", selfie())).status_code == 303
+    assert await check(other, "selfie") == "failed"
+    page = await client.get(f"/identity/{other}")
+    assert "This photo was already used in another identity check" in page.text
+
+
+async def test_the_account_page_leads_to_the_verification_and_shows_it_under_way(
+    client: PageClient,
+) -> None:
+    await citizen(client, verified=False)
+    page = await client.get("/account")
+    assert 'href="/identity"' in page.text
+    verification_id = await start(client)
+    page = await client.get("/account")
+    assert f'href="/identity/{verification_id}"' in page.text
+    await citizen(client, verified=True)
+    page = await client.get("/account")
+    assert 'id="identity-title"' not in page.text  # verified: nothing to do
+
+
+async def test_a_draft_needing_level_2_links_to_the_verification_and_back(
+    client: PageClient,
+) -> None:
+    await citizen(client, verified=False)
+    checklist = await client.get("/guide/seal-engraving/checklist")
+    response = await client.post(
+        "/guide/seal-engraving/apply",
+        data={"_csrf_token": csrf_from(checklist)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    draft = response.headers["location"]
+    page = await client.get(draft)
+    assert f'href="/identity?next={draft}"' in page.text
+    verification_id = await start(client, draft)
+    assert (await verification(verification_id)).next_path == draft

@@ -25,6 +25,7 @@ from app.core.i18n import _
 from app.core.ratelimit import allow
 from app.core.security import NO_STORE
 from app.core.transactions import write_transaction
+from app.identity.service import latest_of as latest_verification
 from app.notifications.services import notify, send_soon
 from app.signing import service as signing
 from app.signing.tables import DocumentKind
@@ -61,6 +62,7 @@ async def _account_page(
         "authorised": await signing.has_signed(account.id, DocumentKind.AUTHORISATION),
         "this_session": signed.login.id,
         "needs_passkey": services.is_staff(account) and not keys,
+        "verification": await latest_verification(int(account.id)) if level == 1 else None,
         "errors": errors,
     }
     return Template(
