@@ -105,12 +105,16 @@ async def check_image(ctx: dict[str, Any], verification_id: int, part: str) -> s
             result["ok"] = False
             result["checks"] = [*result["checks"], REUSED]
         async with write_transaction(f"identity-v:{verification_id}"):
+            band0, band1, band2, band3 = bands(report.phash)
             await Fingerprint(
                 verification=verification_id,
                 account=verification.account,
                 part=part,
                 phash=report.phash,
-                **dict(zip(("band0", "band1", "band2", "band3"), bands(report.phash), strict=True)),
+                band0=band0,
+                band1=band1,
+                band2=band2,
+                band3=band3,
             ).save()
     await service.record_report(verification_id, part, result)
     log.info("identity_check_success", verification_id=verification_id, part=part, ok=result["ok"])
