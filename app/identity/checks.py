@@ -52,7 +52,7 @@ class Part(StrEnum):
 # an officer to compare (a 640×480 camera frame is the smallest a phone still offers).
 MIN_SIDE = 480
 # The clean copy kept in place of the upload, and the grey copy the checks look at.
-CLEAN_SIDE = 1600
+CLEAN_SIDE = 1000  # a 12 MP JPEG then decodes at 1/4 scale (draft mode): see docs/identity.md
 ANALYSIS_SIDE = 480
 JPEG_QUALITY = 90
 # Variance of the Laplacian of the grey analysis copy. Calibrated on scikit-image's photographs
@@ -69,6 +69,7 @@ FACE_MIN_WIDTH = 0.15
 # rule anyway, and the cascade's smallest windows are where most of its time and false faces
 # are); between the two, a face is found and "too small" says what to do.
 FACE_SEARCH_WIDTH = 0.08
+FACE_SIDE = 360  # the face detector's copy: a quarter fewer windows than at 480
 # Where the face's centre may be: the middle 60 % across; down, 15–85 %, since a selfie held
 # at arm's length puts the face above the middle.
 CENTRE_X = (0.2, 0.8)
@@ -345,10 +346,16 @@ def faces(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
     # and no histogram equalisation (which made the cascade find faces in a spacesuit's folds),
     # every case comes out right; 7 sits in the middle. Fewer neighbours see two faces in one,
     # more miss the 12-megapixel portrait.
+    small = _shrunk(grey, FACE_SIDE)
+    ratio = width / small.shape[1]
+    least = max(24, round(small.shape[1] * FACE_SEARCH_WIDTH))
     found = _cascade().detectMultiScale(
-        grey, scaleFactor=1.1, minNeighbors=7, minSize=(smallest, smallest)
+        small, scaleFactor=1.1, minNeighbors=7, minSize=(least, least)
     )
-    return [(int(x), int(y), int(w), int(h)) for x, y, w, h in found]
+    return [
+        (round(x * ratio), round(y * ratio), round(w * ratio), round(h * ratio))
+        for x, y, w, h in found
+    ]
 
 
 def _face_checks(grey: np.ndarray) -> list[Check]:
