@@ -71,7 +71,9 @@ def check_image(path: Path) -> ImageCheck:
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError):
             return ImageCheck(False, [_reason("damaged")])
     out = io.BytesIO()
-    # No exif=, icc_profile= or comment= arguments: Pillow writes none of them unless asked.
+    # Pillow's JPEG writer takes a comment (and more) from ``info`` when it is there: cleared,
+    # and no exif=, icc_profile= or comment= arguments, nothing of the upload goes on.
+    rgb.info.clear()
     rgb.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
     reasons = [] if min(rgb.size) >= MIN_SIDE else [_reason("too_small")]
     details = {"width": rgb.width, "height": rgb.height, "metadata_removed": had}

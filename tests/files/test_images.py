@@ -59,3 +59,15 @@ def test_an_unreadable_image_fails_without_output(tmp_path: Path) -> None:
     source.write_bytes(jpeg()[:500])
     checked = check_image(source)
     assert (checked.ok, checked.clean_jpeg, checked.reasons[0]["code"]) == (False, None, "damaged")
+
+
+def test_a_comment_in_the_upload_does_not_survive(tmp_path: Path) -> None:
+    source = tmp_path / "photo.jpg"
+    source.write_bytes(jpeg(800, 600, comment=b"taken at 31.2304N 121.4737E by Zhang San"))
+    with Image.open(source) as original:
+        assert original.info.get("comment")  # the test has a comment to remove
+    checked = check_image(source)
+    assert checked.clean_jpeg is not None
+    assert b"Zhang San" not in checked.clean_jpeg
+    with Image.open(io.BytesIO(checked.clean_jpeg)) as clean:
+        assert "comment" not in clean.info
