@@ -116,7 +116,7 @@ async def incoming(
         return [await _from_stream(request)]
     files = [
         (upload_file.filename, _from_form(upload_file))
-        for upload_file in (await request.form()).getall(field)
+        for upload_file in (await request.form()).getall(field, [])
         if isinstance(upload_file, UploadFile) and upload_file.filename
     ]
     if not files:

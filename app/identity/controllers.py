@@ -144,7 +144,7 @@ def _part(verification: Verification, name: str) -> Part:
     else:
         state = "waiting"
     failures = [
-        _(check["message"])
+        translate(check)
         for check in (report or {}).get("checks", [])
         if not check.get("ok") and check.get("message")
     ]
@@ -264,3 +264,9 @@ async def upload(
 
 
 ROUTES: list[Any] = [start_page, start, verification_page, use_licence, upload]
+
+
+def translate(check: dict[str, Any]) -> str:
+    """A check's message (an English msgid: app/identity/checks.py) in the page's language."""
+    msgid: str = check.get("message", "")
+    return _(msgid)
