@@ -138,6 +138,15 @@ async def test_an_upload_without_a_file_is_a_400(client: PageClient) -> None:
     assert response.status_code == 400
 
 
+async def test_a_plain_form_without_its_file_part_is_a_400_too(client: PageClient) -> None:
+    # The CSRF field in the form: the middleware parses the form, which has no "file" at all.
+    _account, token = await signed_in(client)
+    response = await client.post(
+        "/files", data={"_csrf_token": token}, files={"note": ("n.txt", b"x", "text/plain")}
+    )
+    assert response.status_code == 400
+
+
 async def test_the_check_task_replaces_the_photo_with_a_clean_one(
     client: PageClient, settings: Settings
 ) -> None:
