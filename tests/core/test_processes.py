@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import psutil
 from arq import create_pool
+from arq.constants import default_queue_name
 
 from app.core.health import HEARTBEAT_KEY
 from app.core.redis import arq_settings, free_port
@@ -23,6 +24,9 @@ async def test_a_real_worker_takes_jobs_and_reports_its_heartbeat(
     live_worker: subprocess.Popen[bytes], client: PageClient, redis: Any
 ) -> None:
     await redis.delete(HEARTBEAT_KEY)
+    # Jobs earlier tests queued with no worker running (image checks, messages) would come
+    # first: this test is about the worker taking a job, not about that backlog.
+    await redis.delete(default_queue_name)
     pool = await create_pool(arq_settings(REDIS_URL))
     try:
         job = await pool.enqueue_job("echo", "你好")

@@ -21,7 +21,7 @@ from app.files.tables import StoredFile
 from app.identity import service, tasks
 from app.identity.tables import Attempt, Verification, VerificationState
 from tests.accounts.test_passkeys import ORIGIN
-from tests.applications.test_citizen import citizen
+from tests.applications.test_citizen import citizen as signed_in_citizen
 from tests.conftest import PageClient, csrf_from
 from tests.files.conftest import jpeg, pdf
 from tests.licences.test_licences import add_licence
@@ -30,6 +30,18 @@ from tests.signing.people import citizen as citizen_with_passkey
 from tests.signing.people import start as start_signing
 
 DRAFT = "/applications/7"
+
+
+async def in_english(client: PageClient) -> None:
+    """The assertions read the English msgids: the person chooses English, as anyone can."""
+    token = csrf_from(await client.get("/"))
+    await client.post("/preferences/language", data={"lang": "en", "_csrf_token": token})
+
+
+async def citizen(client: PageClient, *, verified: bool = True) -> Account:
+    person = await signed_in_citizen(client, verified=verified)
+    await in_english(client)
+    return person
 
 
 def photo(image: Image.Image) -> bytes:
@@ -263,6 +275,7 @@ async def test_someone_elses_verification_is_not_found(client: PageClient) -> No
 
 async def test_the_id_card_of_the_library_only_with_the_authorisation(client: PageClient) -> None:
     authenticator, account_id = await citizen_with_passkey(client)
+    await in_english(client)
     await Account.update({Account.identity_verified_at: None}).where(Account.id == account_id)
     await add_licence(account=account_id)
     verification_id = await start(client)
