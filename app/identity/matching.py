@@ -33,16 +33,18 @@ class MatchResult:
 
 class FaceMatcher(Protocol):
     name: str
+    needs_images: bool  # False: the clean images are not read from storage for it
 
-    async def compare(self, selfie: bytes, document: bytes | None) -> MatchResult: ...
+    async def compare(self, selfie: bytes | None, document: bytes | None) -> MatchResult: ...
 
 
 class DeferToOfficer:
     """The demo provider: no automated comparison."""
 
     name = "demo"
+    needs_images = False
 
-    async def compare(self, selfie: bytes, document: bytes | None) -> MatchResult:
+    async def compare(self, selfie: bytes | None, document: bytes | None) -> MatchResult:
         return MatchResult(provider=self.name, verdict=Verdict.DEFERRED)
 
 

@@ -36,7 +36,7 @@ from app.core.i18n import N_, _
 from app.core.logging import get_logger
 from app.core.transactions import write_transaction
 from app.files import service as files
-from app.files.storage import Storage
+from app.files.storage import Storage, storage_from_settings
 from app.files.tables import StoredFile
 from app.identity.tables import (
     DECIDED,
@@ -300,7 +300,9 @@ async def use_licence(account: Account, verification: Verification) -> None:
                 Verification.updated_at: now(),
             }
         ).where(Verification.id == verification.id)
-        await advance(int(verification.id))
+        state = await advance(int(verification.id))
+    if state == VerificationState.IN_REVIEW:
+        await ask_provider(int(verification.id))
 
 
 async def check_soon(verification_id: int, part: str, redis: Redis) -> None:
@@ -334,14 +336,14 @@ async def record_report(verification_id: int, part: str, report: dict[str, Any])
                 Verification.updated_at: now(),
             }
         ).where(Verification.id == verification_id)
-        await advance(verification_id)
+        state = await advance(verification_id)
+    if state == VerificationState.IN_REVIEW:
+        await ask_provider(verification_id)
 
 
 async def advance(verification_id: int) -> VerificationState:
-    """In review once both parts passed (asking the face-match provider first); capturing
-    while a part is missing or failed; checking while a part waits for the worker."""
-    from app.identity.matching import provider
-
+    """In review once both parts passed; capturing while a part is missing or failed;
+    checking while a part waits for the worker."""
     verification = (
         await Verification.objects()
         .where(Verification.id == verification_id)
@@ -356,8 +358,6 @@ async def advance(verification_id: int) -> VerificationState:
     values: dict[Any, Any] = {}
     if all(report and report.get("ok") for report in reports.values()):
         state = VerificationState.IN_REVIEW
-        result = await provider().compare(b"", None)  # the demo provider needs no bytes
-        values[Verification.match] = result.as_json()
     elif pending:
         state = VerificationState.CHECKING
     else:
@@ -367,6 +367,40 @@ async def advance(verification_id: int) -> VerificationState:
     if values:
         await Verification.update(values).where(Verification.id == verification_id)
     return state
+
+
+async def ask_provider(verification_id: int) -> None:
+    """Ask the face-match provider about a verification that reached review, after the
+    transaction that moved it (a real provider is a network call). The clean images are read
+    from storage only for a provider that looks at them; the demo one defers to the officer."""
+    from app.identity.matching import provider
+
+    matcher = provider()
+    selfie = document = None
+    if matcher.needs_images:
+        verification = (
+            await Verification.objects().where(Verification.id == verification_id).first()
+        )
+        if verification is None:
+            return
+        selfie = await _image(verification.selfie)
+        document = await _image(verification.document)
+    result = await matcher.compare(selfie, document)
+    await Verification.update({Verification.match: result.as_json()}).where(
+        Verification.id == verification_id, Verification.state == VerificationState.IN_REVIEW
+    )
+
+
+async def _image(file_id: int | None) -> bytes | None:
+    if file_id is None:
+        return None
+    stored = await StoredFile.select(StoredFile.storage_key).where(StoredFile.id == file_id).first()
+    if stored is None:
+        return None
+    data = bytearray()
+    async for chunk in storage_from_settings(get_settings()).open(stored["storage_key"]):
+        data.extend(chunk)
+    return bytes(data)
 
 
 # ---------------------------------------------------------------- officers

@@ -250,3 +250,45 @@ async def test_images_are_purged_after_the_kept_days_and_the_decision_stays(tmp_
     assert purged.selfie is None and purged.document is None and purged.images_purged_at
     assert purged.state == VerificationState.APPROVED
     assert not await StoredFile.exists().where(StoredFile.owner == person.id)
+
+
+class Recording:
+    """A provider that looks at the images, as a real comparison service would."""
+
+    name = "recording"
+    needs_images = True
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[bytes | None, bytes | None]] = []
+
+    async def compare(self, selfie: bytes | None, document: bytes | None) -> Any:
+        from app.identity.matching import MatchResult, Verdict
+
+        self.seen.append((selfie, document))
+        return MatchResult(provider=self.name, verdict=Verdict.MATCH, score=97)
+
+
+async def test_a_provider_that_compares_gets_the_stored_images(monkeypatch: Any) -> None:
+    from app.files.storage import storage_from_settings
+    from app.identity import matching
+
+    recording = Recording()
+    monkeypatch.setitem(matching.PROVIDERS, "demo", recording)
+    person = await citizen()
+    storage = storage_from_settings(get_settings())
+    verification = await service.start(person)
+    for part, content in (("selfie", b"selfie bytes"), ("document", b"card bytes")):
+        stored = await stored_file(person)
+
+        async def chunks(data: bytes = content) -> Any:
+            yield data
+
+        await storage.put(stored.storage_key, chunks())
+        await service.submit_image(person, await fresh(verification), part, stored)
+        await service.record_report(int(verification.id), part, PASSED)
+    assert recording.seen == [(b"selfie bytes", b"card bytes")]
+    assert (await fresh(verification)).match == {
+        "provider": "recording",
+        "verdict": "match",
+        "score": 97,
+    }
