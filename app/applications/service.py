@@ -36,6 +36,7 @@ from app.applications.machine import (
 from app.applications.tables import (
     Application,
     AttachedFile,
+    AuditEntry,
     Case,
     MaterialEntry,
     Mode,
@@ -941,8 +942,6 @@ async def act(
 async def _approved_before(case: Case, officer: Account) -> bool:
     """Whether the officer passed a review level of this case since it was last returned for
     correction (the levels start again on corrected materials)."""
-    from app.applications.tables import AuditEntry
-
     rows = (
         await AuditEntry.select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.payload)
         .where(
@@ -1085,8 +1084,6 @@ EVENT_LABELS = {
 async def timeline(application_id: int, applicant: int | None = None) -> list[Event]:
     """The application's events in order (the audit trail is its single source).
     ``applicant`` (the owner's account id), when the caller knows it, saves a query."""
-    from app.applications.tables import AuditEntry
-
     rows = (
         await AuditEntry.select(
             AuditEntry.at,
