@@ -19,6 +19,7 @@ from app.applications import citizen as applications_citizen
 from app.applications import feedback as applications_feedback
 from app.applications import officer as applications_officer
 from app.applications import tracking as applications_tracking
+from app.appointments import routes as appointments_routes
 from app.catalogue import api as catalogue_api
 from app.catalogue import controllers as catalogue_controllers
 from app.config import FRONTEND, Settings, get_settings
@@ -34,6 +35,7 @@ from app.core.requests import AppRequest
 from app.core.sessions import SESSION_MAX_AGE, SessionConfig
 from app.core.static import StaticFileSystem
 from app.core.templates import template_config
+from app.courier import routes as courier_routes
 from app.files import controllers as files_controllers
 from app.identity import controllers as identity_controllers
 from app.identity import officer as identity_officer
@@ -119,6 +121,8 @@ def create_litestar(settings: Settings) -> Litestar:
             *applications_feedback.ROUTES,
             *identity_controllers.ROUTES,
             *identity_officer.ROUTES,
+            *courier_routes.ROUTES,
+            *appointments_routes.ROUTES,
             create_static_files_router(
                 path="/static", directories=[FRONTEND / "static"], file_system=StaticFileSystem()
             ),

@@ -33,5 +33,7 @@ APP_REGISTRY = AppRegistry(
         "app.files.piccolo_app",
         "app.applications.piccolo_app",
         "app.identity.piccolo_app",
+        "app.courier.piccolo_app",
+        "app.appointments.piccolo_app",
     ]
 )

@@ -9,11 +9,13 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from app.applications import tasks as application_tasks
+from app.appointments import tasks as appointment_tasks
 from app.config import get_settings
 from app.core import tasks as core_tasks
 from app.core.database import close_pool, open_pool
 from app.core.logging import configure_logging, get_logger
 from app.core.redis import arq_settings, resolve_redis_url
+from app.courier import tasks as courier_tasks
 from app.files import tasks as file_tasks
 from app.identity import tasks as identity_tasks
 from app.notifications import tasks as notification_tasks
@@ -45,6 +47,8 @@ class WorkerSettings:
         notification_tasks.send_notification_job,
         file_tasks.check_file_job,
         identity_tasks.check_image_job,
+        *courier_tasks.FUNCTIONS,
+        *appointment_tasks.FUNCTIONS,
     ]
     cron_jobs: ClassVar[list[Any]] = [
         cron(core_tasks.heartbeat, second={0, 10, 20, 30, 40, 50}, run_at_startup=False),
@@ -80,6 +84,8 @@ class WorkerSettings:
             second={0},
             timeout=timedelta(hours=1),
         ),
+        *courier_tasks.CRON_JOBS,
+        *appointment_tasks.CRON_JOBS,
     ]
     # arq reads cron hours in this timezone, else in the host's (often UTC, where 07:00 would
     # be 15:00 in Beijing). The crons on seconds above do not depend on it.

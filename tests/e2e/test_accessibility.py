@@ -10,7 +10,6 @@ checked the day it is added.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from litestar.routes import ASGIRoute
@@ -22,22 +21,11 @@ from app.core.context import ELDER_COOKIE
 from app.core.i18n import LANG_COOKIE
 from app.identity.tables import Verification
 from tests.conftest import ServerProcess
+from tests.e2e import a11y_appointments, a11y_courier
 from tests.e2e.axe import AxeNet, report
 from tests.e2e.conftest import PHONE
 from tests.e2e.people import add_virtual_authenticator, sign_in_by_sms
-
-
-@dataclass(frozen=True)
-class Visit:
-    path: str
-    who: str  # "visitor" (signed out), "citizen" (SMS sign-in) or "staff" (passkey sign-in)
-    status: int = 200
-    route: str = ""  # the route template, when the path fills in a parameter
-
-    @property
-    def covers(self) -> str:
-        return self.route or self.path
-
+from tests.e2e.visits import Flow, Visit
 
 CHECKLIST = "/guide/{code:str}/checklist"
 RATING = "/applications/{application_id:int}/rating"
@@ -91,6 +79,8 @@ VISITS = (
     Visit("/officer/identity", "staff"),
     Visit("/officer/identity/counter", "staff"),
     Visit("/officer/identity/2147483647", "staff", 404, "/officer/identity/{verification_id:int}"),
+    *a11y_courier.VISITS,
+    *a11y_appointments.VISITS,
 )
 
 # GET routes that are not pages for people, each with the reason.
@@ -114,6 +104,8 @@ NOT_PAGES = {
     "/files/{file_id:int}": "a stored file, streamed as a download",
     "/track/{code:str}/qr.svg": "the tracking page's QR code, an SVG image",
     "/api/v1/track/{code:str}": "JSON API",
+    **a11y_courier.NOT_PAGES,
+    **a11y_appointments.NOT_PAGES,
 }
 
 # Pages whose address is made while the test runs: audited by the flow named, in every mode.
@@ -124,6 +116,8 @@ FLOWS = {
     "/officer/cases/{case_id:int}": "_audit_officer",
     "/identity/{verification_id:int}": "_audit_identity",
 }
+# The same for each domain's pages, the flow given as a function of the pages by person.
+DOMAIN_FLOWS: dict[str, Flow] = {**a11y_courier.FLOWS, **a11y_appointments.FLOWS}
 
 COMBINATIONS = (("zh-Hans", False), ("zh-Hans", True), ("en", False), ("en", True))
 
@@ -139,7 +133,7 @@ def get_routes() -> set[str]:
 
 
 def test_every_get_route_is_audited_or_not_a_page() -> None:
-    visited = {visit.covers for visit in VISITS} | set(FLOWS)
+    visited = {visit.covers for visit in VISITS} | set(FLOWS) | set(DOMAIN_FLOWS)
     unknown = get_routes() - visited - set(NOT_PAGES)
     assert not unknown, (
         f"GET routes no accessibility test opens: {sorted(unknown)}. Add each to VISITS in "
@@ -156,12 +150,13 @@ async def _citizen(browser: Browser, base: str) -> BrowserContext:
     return context
 
 
-async def _staff(browser: Browser, base: str) -> BrowserContext:
-    """An officer who signed in by SMS once, added a passkey, and came back with it."""
+async def _staff(browser: Browser, base: str, phone: str = "13800000011") -> BrowserContext:
+    """A staff member (by default the market-regulation officer) who signed in by SMS once,
+    added a passkey, and came back with it."""
     context = await browser.new_context(**PHONE)
     page = await context.new_page()
     await add_virtual_authenticator(context, page)
-    await sign_in_by_sms(page, base, "13800000011")
+    await sign_in_by_sms(page, base, phone)
     await page.get_by_role("button", name="添加通行密钥").click()
     await expect(page.get_by_role("status")).to_contain_text("已添加通行密钥")
     await page.get_by_role("button", name="退出登录").click()
@@ -306,10 +301,17 @@ async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
         "visitor": await browser.new_context(**PHONE),
         "citizen": await _citizen(browser, base),
         "staff": await _staff(browser, base),
+        "courier": await _staff(browser, base, "13800000021"),
+        "floor": await _staff(browser, base, "13800000012"),
     }
-    pages = {who: await context.new_page() for who, context in contexts.items() if who != "staff"}
+    pages = {
+        who: await context.new_page()
+        for who, context in contexts.items()
+        if who in ("visitor", "citizen")
+    }
     # The page _staff signed in on: the virtual authenticator (holding the passkey) is its own.
-    pages["staff"] = contexts["staff"].pages[0]
+    for who in ("staff", "courier", "floor"):
+        pages[who] = contexts[who].pages[0]
     audited = []
     for number, (lang, elder) in enumerate(COMBINATIONS):
         for context in contexts.values():
@@ -331,6 +333,8 @@ async def test_every_page_in_both_languages_and_modes_meets_wcag_2_2_aa(
         await _audit_applying(pages["citizen"], axe, base)
         await _audit_identity(pages["citizen"], axe, base)
         await _audit_officer(pages["staff"], axe, base)
+        for flow in dict.fromkeys(DOMAIN_FLOWS.values()):
+            await flow(pages, axe, base)
 
     await axe.settle()
     # Reported here once, with everything the net saw on the way (the fixture would too).

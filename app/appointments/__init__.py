@@ -1,0 +1,1 @@
+"""Appointments and queue numbers: centres, slots, bookings, tickets, the wait board."""
