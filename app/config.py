@@ -6,6 +6,7 @@ Every knob is listed in the README's configuration table; keep the two in step.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -120,6 +121,12 @@ class Settings:
     identity_window_hours: int = 6
     identity_session_minutes: int = 30  # an unfinished verification expires after this
     identity_image_days: int = 30  # images are deleted this long after the decision
+    # Courier service (app/courier, docs/courier.md): courier companies' webhook secrets
+    # ("company=secret" pairs), the clock skew a signed timestamp may have, and the guesses
+    # allowed at one handover or locker code.
+    courier_webhook_secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    courier_webhook_skew: int = 300
+    courier_code_attempts: int = 5
 
     @property
     def is_dev(self) -> bool:
@@ -279,7 +286,35 @@ def load_settings() -> Settings:
         identity_window_hours=_positive("IDENTITY_WINDOW_HOURS", 6),
         identity_session_minutes=_positive("IDENTITY_SESSION_MINUTES", 30),
         identity_image_days=_positive("IDENTITY_IMAGE_DAYS", 30),
+        courier_webhook_secrets=_courier_secrets(environment),
+        courier_webhook_skew=_positive("COURIER_WEBHOOK_SKEW", 300),
+        courier_code_attempts=_positive("COURIER_CODE_ATTEMPTS", 5),
     )
+
+
+# Courier service: the demo company's secret in dev, so the webhook can be tried out.
+DEV_COURIER_SECRETS = {"demo": "tongban-dev-courier-webhook-secret"}
+
+
+def _courier_secrets(environment: str) -> dict[str, str]:
+    """``TONGBAN_COURIER_WEBHOOK_SECRETS=sf=long-secret,jd=other-secret``: company names
+    (lower-case letters, digits, dashes) and their HMAC secrets, at least 32 characters."""
+    raw = _env("COURIER_WEBHOOK_SECRETS")
+    if raw is None:
+        return dict(DEV_COURIER_SECRETS) if environment == "dev" else {}
+    found: dict[str, str] = {}
+    for pair in raw.split(","):
+        company, _sep, secret = pair.strip().partition("=")
+        company, secret = company.strip(), secret.strip()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", company):
+            raise ConfigError(f"TONGBAN_COURIER_WEBHOOK_SECRETS: bad company name {company!r}")
+        if len(secret) < 32:
+            raise ConfigError(
+                f"TONGBAN_COURIER_WEBHOOK_SECRETS: the secret of {company!r} must be at least "
+                "32 characters"
+            )
+        found[company] = secret
+    return found
 
 
 @lru_cache(maxsize=1)
