@@ -51,11 +51,32 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "or have it checked at a service centre counter."
         ),
     },
+    # Courier service (app/courier).
+    "courier_status": {
+        "zh-Hans": "【通办】办件 {code} 的寄递：{status}。登录通办或凭办件码查看进度。",
+        "en": "[Tongban] Courier for application {code}: {status}. Sign in or track it with the code.",
+    },
+    "courier_handover": {
+        "zh-Hans": "【通办】办件 {code} 的快递员交接时，请当面告诉他交接码 {handover}。请勿提前告诉他人。",
+        "en": (
+            "[Tongban] When the courier for application {code} is with you, tell them the "
+            "handover code {handover}. Do not share it before."
+        ),
+    },
+    "courier_locker": {
+        "zh-Hans": "【通办】办件 {code} 的证照已放入{locker}，取件码 {pickup}。请勿告诉他人。",
+        "en": (
+            "[Tongban] The licence of application {code} is in the {locker}; "
+            "your pickup code is {pickup}. Do not share it."
+        ),
+    },
 }
 
 # Params that must not stay in the database once the message is sent or given up on.
 SECRET_PARAMS: dict[str, frozenset[str]] = {
     "sms_code": frozenset({"code"}),
+    "courier_handover": frozenset({"handover"}),
+    "courier_locker": frozenset({"pickup"}),
 }
 
 SCRUBBED = "***"
