@@ -70,6 +70,19 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "your pickup code is {pickup}. Do not share it."
         ),
     },
+    # Appointments (app/appointments): the link lets the person change or cancel signed out.
+    "booking_confirmed": {
+        "zh-Hans": "【通办】已为您预约{centre} {time}。改约或取消请点击：{link}",
+        "en": "[Tongban] Booked: {centre}, {time}. To change or cancel: {link}",
+    },
+    "booking_reminder": {
+        "zh-Hans": "【通办】提醒：您已预约{centre} {time}，请携带：{materials}。",
+        "en": "[Tongban] Reminder: {centre}, {time}. Please bring: {materials}.",
+    },
+    "ticket_called": {
+        "zh-Hans": "【通办】请 {number} 号到 {counter} 号窗口办理。",
+        "en": "[Tongban] Number {number}, please go to counter {counter}.",
+    },
 }
 
 # Params that must not stay in the database once the message is sent or given up on.
@@ -77,6 +90,7 @@ SECRET_PARAMS: dict[str, frozenset[str]] = {
     "sms_code": frozenset({"code"}),
     "courier_handover": frozenset({"handover"}),
     "courier_locker": frozenset({"pickup"}),
+    "booking_confirmed": frozenset({"link"}),
 }
 
 SCRUBBED = "***"
