@@ -127,6 +127,15 @@ class Settings:
     courier_webhook_secrets: dict[str, str] = field(default_factory=dict, repr=False)
     courier_webhook_skew: int = 300
     courier_code_attempts: int = 5
+    # Appointments and queue numbers (app/appointments, docs/appointments.md): holds started
+    # per account and per client address per hour (against slot-hoarding bots), walk-in
+    # numbers per client address per hour, the wait after which the floor board flags a
+    # ticket, and the service time assumed before the day's first ticket is served.
+    appointments_holds_per_account_hour: int = 10
+    appointments_holds_per_ip_hour: int = 60
+    appointments_tickets_per_ip_hour: int = 30
+    appointments_long_wait_minutes: int = 20
+    appointments_service_minutes: int = 10
 
     @property
     def is_dev(self) -> bool:
@@ -289,6 +298,11 @@ def load_settings() -> Settings:
         courier_webhook_secrets=_courier_secrets(environment),
         courier_webhook_skew=_positive("COURIER_WEBHOOK_SKEW", 300),
         courier_code_attempts=_positive("COURIER_CODE_ATTEMPTS", 5),
+        appointments_holds_per_account_hour=_positive("APPOINTMENTS_HOLDS_PER_ACCOUNT_HOUR", 10),
+        appointments_holds_per_ip_hour=_positive("APPOINTMENTS_HOLDS_PER_IP_HOUR", 60),
+        appointments_tickets_per_ip_hour=_positive("APPOINTMENTS_TICKETS_PER_IP_HOUR", 30),
+        appointments_long_wait_minutes=_positive("APPOINTMENTS_LONG_WAIT_MINUTES", 20),
+        appointments_service_minutes=_positive("APPOINTMENTS_SERVICE_MINUTES", 10),
     )
 
 
