@@ -463,6 +463,38 @@ async def _obligation_supplied(application: Application, entry: MaterialEntry) -
         )
 
 
+async def originals_received(
+    application_id: int, codes: Sequence[str], actor_id: int | None, *, reference: str
+) -> None:
+    """Paper originals of these materials arrived at the service centre (by courier,
+    ``reference`` its waybill): an owed one is supplied, the cases' counts follow and the
+    application's timeline says so. Call inside write_transaction; appends the audit last."""
+    entries = await MaterialEntry.objects().where(
+        MaterialEntry.application == application_id, MaterialEntry.code.is_in(list(codes) or [""])
+    )
+    owed = [e for e in entries if e.obligation == Obligation.OWED]
+    for entry in owed:
+        await MaterialEntry.update({MaterialEntry.obligation: Obligation.SUPPLIED}).where(
+            MaterialEntry.id == entry.id
+        )
+    if owed:
+        await _recount_owed(application_id)
+    await Application.update({Application.version: Application.version + 1}).where(
+        Application.id == application_id
+    )
+    await audit.append(
+        subject_type="application",
+        subject_id=application_id,
+        actor_id=actor_id,
+        action="original_receive",
+        payload={
+            "materials": sorted(e.code for e in entries),
+            "supplied": sorted(e.code for e in owed),
+            "shipment": reference,
+        },
+    )
+
+
 async def _recount_owed(application_id: int, on: date | None = None) -> None:
     """Each case's count of owed materials (those of its items) and overdue flag on ``on``
     (today unless a job counts for another day)."""
@@ -1077,6 +1109,7 @@ EVENT_LABELS = {
     "obligation_extend": N_("More time granted for an owed material"),
     "obligation_enforce": N_("Officer acted on the pledge"),
     "obligation_overdue": N_("An owed material is overdue"),
+    "original_receive": N_("Originals received at the service centre"),
     **{f"case_{action}": label for action, label in ACTION_LABELS.items()},
 }
 
