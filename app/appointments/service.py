@@ -1,0 +1,708 @@
+"""Rules of bookings (docs/appointments.md): opening days from the Chinese calendar, slots
+from opening hours × slot length × counters, holds, confirmation, cancellation, rescheduling
+and the check-in that turns a booking into a queue ticket.
+
+**Never overbooked.** A place is taken by one statement::
+
+    UPDATE appointments_slot SET taken = taken + 1
+    WHERE id = :slot AND taken < capacity RETURNING id
+
+On PostgreSQL (READ COMMITTED) a second transaction updating the same row waits for the
+first's row lock and then evaluates ``taken < capacity`` again on the committed row; on
+SQLite ``write_transaction`` starts with BEGIN IMMEDIATE and every writer runs alone. Either
+way the check and the increment are one step: no request can read a free place that another
+is taking.
+
+**Holds** count in ``taken`` from the start. An expired hold frees its place as soon as anyone
+looks at that slot again: every hold on a slot first reclaims that slot's expired holds (a
+conditional UPDATE on the booking, so exactly one transaction reclaims each one), and the
+availability shown subtracts expired holds nobody has reclaimed yet. The minute sweep
+(tasks.py) only tidies up; correctness never waits for it.
+
+What is safe to log: booking, slot, centre and account ids, counts.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import chinese_calendar
+from piccolo.columns.combination import Where
+
+from app.accounts.tables import Account
+from app.applications.workdays import CalendarUnknown
+from app.appointments.tables import (
+    ACTIVE_BOOKING,
+    Booking,
+    BookingState,
+    Centre,
+    Counter,
+    ServiceGroup,
+    Slot,
+)
+from app.core.crypto import keyed_hash
+from app.core.display import LOCAL_ZONE
+from app.core.i18n import _, translations
+from app.core.logging import get_logger
+from app.core.transactions import write_transaction
+from app.notifications.services import notify
+
+log = get_logger("appointments")
+
+HOLD = timedelta(minutes=10)  # a hold while the person confirms (The Q keeps 15, ZMS 30)
+WINDOW_DAYS = 30  # bookable from tomorrow… no: from now, for this many days ahead
+EARLY_CHECKIN = timedelta(minutes=30)  # a booking may be checked in this long before its slot
+MANAGE_PURPOSE = "appointments.manage"
+CHECKIN_PURPOSE = "appointments.checkin"
+MAX_ID = 2**31 - 1
+DAY_KINDS = ("workday", "saturday", "sunday", "holiday")
+
+try:  # asyncpg is there only with PostgreSQL
+    from asyncpg.exceptions import UniqueViolationError as _PgUnique
+except ImportError:  # pragma: no cover
+    _PgUnique = sqlite3.IntegrityError  # type: ignore[misc,assignment]
+
+UNIQUE_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, _PgUnique)
+
+
+class BookingError(Exception):
+    """A request the rules refuse; ``message`` is a localised sentence for the person."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def today(at: datetime | None = None) -> date:
+    return (at or utcnow()).astimezone(LOCAL_ZONE).date()
+
+
+def full() -> BookingError:
+    return BookingError("full", _("This time is fully booked. Please choose another time."))
+
+
+def one_a_day() -> BookingError:
+    return BookingError(
+        "one_a_day",
+        _(
+            "You already have a booking at this centre on that day. "
+            "Change or cancel it instead of booking again."
+        ),
+    )
+
+
+# ---------------------------------------------------------------- opening days
+
+
+def day_kind(day: date) -> str:
+    """Which opening hours apply: ``holiday`` for a public holiday (法定节假日, including the
+    weekend days inside its break), ``workday`` for Monday to Friday and for a weekend day
+    made a working day (调休上班), else ``saturday`` or ``sunday``. Raises CalendarUnknown
+    for a year chinese_calendar does not know: no guessed opening days."""
+    try:
+        holiday, name = chinese_calendar.get_holiday_detail(day)
+        workday = chinese_calendar.is_workday(day)
+    except NotImplementedError as exc:
+        raise CalendarUnknown(day) from exc
+    if workday:
+        return "workday"
+    if holiday and name is not None:
+        return "holiday"
+    return "saturday" if day.weekday() == 5 else "sunday"
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def periods(hours: dict[str, list[str]], day: date) -> list[tuple[int, int]]:
+    """Opening periods of ``day`` in minutes after midnight; [] when closed."""
+    found = []
+    for period in hours.get(day_kind(day), []):
+        start, end = period.split("-")
+        found.append((_minutes(start), _minutes(end)))
+    return found
+
+
+def slot_times(hours: dict[str, list[str]], length: int, day: date) -> list[datetime]:
+    """Start times of the slots of ``day``: every ``length`` minutes within each period, a
+    slot ending by the period's end."""
+    midnight = datetime.combine(day, time(0), tzinfo=LOCAL_ZONE)
+    starts = []
+    for start, end in periods(hours, day):
+        minute = start
+        while minute + length <= end:
+            starts.append((midnight + timedelta(minutes=minute)).astimezone(UTC))
+            minute += length
+    return starts
+
+
+def is_open(hours: dict[str, list[str]], day: date) -> bool | None:
+    """True or False; None when the calendar does not know the year."""
+    try:
+        return bool(periods(hours, day))
+    except CalendarUnknown:
+        return None
+
+
+# ---------------------------------------------------------------- groups, centres, counters
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    code: str
+    prefix: str
+    name_zh: str
+    name_en: str
+    departments: tuple[str, ...]
+
+
+async def groups() -> dict[str, Group]:
+    rows = (
+        await ServiceGroup.select()
+        .order_by(ServiceGroup.position)
+        .order_by(ServiceGroup.id)
+        .output(load_json=True)
+    )
+    return {
+        row["code"]: Group(
+            row["code"], row["prefix"], row["name_zh"], row["name_en"], tuple(row["departments"])
+        )
+        for row in rows
+    }
+
+
+async def group_of_department(department: str) -> Group | None:
+    for group in (await groups()).values():
+        if department in group.departments:
+            return group
+    return None
+
+
+async def centres() -> list[Centre]:
+    return (
+        await Centre.objects()
+        .where(Centre.active == True)  # noqa: E712
+        .order_by(Centre.id)
+        .output(load_json=True)
+    )
+
+
+async def centre(centre_id: int) -> Centre | None:
+    if not 0 < centre_id <= MAX_ID:
+        return None
+    return (
+        await Centre.objects()
+        .where(Centre.id == centre_id, Centre.active == True)  # noqa: E712
+        .output(load_json=True)
+        .first()
+    )
+
+
+async def counters_of(centre_id: int) -> list[Counter]:
+    return (
+        await Counter.objects()
+        .where(Counter.centre == centre_id)
+        .order_by(Counter.number)
+        .output(load_json=True)
+    )
+
+
+def capacities(place: Centre, counters: list[Counter]) -> dict[str, int]:
+    """Places per slot per group: the counters handling the group × bookings per counter."""
+    found: dict[str, int] = {}
+    for counter in counters:
+        for code in counter.groups:
+            found[code] = found.get(code, 0) + int(place.per_counter)
+    return found
+
+
+# ---------------------------------------------------------------- slots
+
+
+def window(on: date | None = None) -> tuple[date, date]:
+    first = on or today()
+    return first, first + timedelta(days=WINDOW_DAYS - 1)
+
+
+def slot_key(centre_id: int, group: str, start: datetime) -> str:
+    return f"{centre_id}:{group}:{start.strftime('%Y%m%dT%H%M')}"
+
+
+async def ensure_slots(place: Centre, day: date) -> int:
+    """Create the slots of ``day`` that do not exist yet (idempotent); the number created.
+    Nothing for a closed day or a year the calendar does not know."""
+    try:
+        starts = slot_times(place.hours, int(place.slot_minutes), day)
+    except CalendarUnknown:
+        return 0
+    if not starts:
+        return 0
+    per_group = capacities(place, await counters_of(int(place.id)))
+    length = timedelta(minutes=int(place.slot_minutes))
+    rows = [
+        Slot(
+            centre=place.id,
+            group=group,
+            day=day,
+            starts_at=start,
+            ends_at=start + length,
+            capacity=capacity,
+            taken=0,
+            key=slot_key(int(place.id), group, start),
+        )
+        for group, capacity in per_group.items()
+        for start in starts
+    ]
+    existing = {
+        row["key"]
+        for row in await Slot.select(Slot.key).where(Slot.centre == place.id, Slot.day == day)
+    }
+    missing = [row for row in rows if row.key not in existing]
+    if missing:
+        await Slot.insert(*missing).on_conflict(action="DO NOTHING")
+    return len(missing)
+
+
+async def ensure_window(place: Centre, on: date | None = None) -> int:
+    first, last = window(on)
+    made, day = 0, first
+    while day <= last:
+        made += await ensure_slots(place, day)
+        day += timedelta(days=1)
+    return made
+
+
+@dataclass(frozen=True, slots=True)
+class Free:
+    """One slot as a person or a kiosk sees it."""
+
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    free: int
+
+
+async def _expired_holds(slot_ids: list[int], at: datetime) -> dict[int, int]:
+    if not slot_ids:
+        return {}
+    rows = await Booking.select(Booking.slot, Booking.id).where(
+        Booking.slot.is_in(slot_ids),
+        Booking.state == BookingState.HELD,
+        Booking.hold_until <= at,
+    )
+    counts: dict[int, int] = {}
+    for row in rows:
+        counts[int(row["slot"])] = counts.get(int(row["slot"]), 0) + 1
+    return counts
+
+
+async def availability(
+    place: Centre, day: date, group: str, *, at: datetime | None = None
+) -> list[Free]:
+    """The slots of ``group`` on ``day`` that have not started, with their free places
+    (expired holds nobody reclaimed yet count as free)."""
+    at = at or utcnow()
+    first, last = window(today(at))
+    if not first <= day <= last:
+        return []
+    await ensure_slots(place, day)
+    rows = (
+        await Slot.select(Slot.id, Slot.starts_at, Slot.ends_at, Slot.capacity, Slot.taken)
+        .where(
+            Slot.centre == place.id,
+            Slot.day == day,
+            Slot.group == group,
+            Slot.starts_at > at,
+        )
+        .order_by(Slot.starts_at)
+    )
+    expired = await _expired_holds([int(row["id"]) for row in rows], at)
+    return [
+        Free(
+            id=int(row["id"]),
+            starts_at=row["starts_at"],
+            ends_at=row["ends_at"],
+            capacity=int(row["capacity"]),
+            free=max(0, int(row["capacity"]) - int(row["taken"]) + expired.get(int(row["id"]), 0)),
+        )
+        for row in rows
+    ]
+
+
+async def open_days(place: Centre, on: date | None = None) -> list[tuple[date, bool | None]]:
+    """Each day of the booking window, open (True), closed (False) or unknown (None)."""
+    first, last = window(on)
+    days = []
+    day = first
+    while day <= last:
+        days.append((day, is_open(place.hours, day)))
+        day += timedelta(days=1)
+    return days
+
+
+# ---------------------------------------------------------------- holds and bookings
+
+
+def _active_key(account_id: int, centre_id: int, day: date) -> str:
+    return f"{account_id}:{centre_id}:{day.isoformat()}"
+
+
+async def _release(where: Where, state: BookingState, at: datetime) -> int:
+    """End the bookings ``where`` selects (one conditional UPDATE: each is ended by exactly
+    one transaction) and give their places back; how many."""
+    rows = (
+        await Booking.update({Booking.state: state, Booking.active_key: None, Booking.ended_at: at})
+        .where(where)
+        .returning(Booking.slot)
+    )
+    for row in sorted(rows, key=lambda r: int(r["slot"])):
+        await Slot.update({Slot.taken: Slot.taken - 1}).where(  # type: ignore[operator]
+            Slot.id == row["slot"], Slot.taken > 0
+        )
+    return len(rows)
+
+
+def _expired(at: datetime) -> Where:
+    return (Booking.state == BookingState.HELD) & (Booking.hold_until <= at)  # type: ignore[return-value]
+
+
+async def _take(slot_id: int) -> bool:
+    """The one step that takes a place: true if it did."""
+    rows = (
+        await Slot.update({Slot.taken: Slot.taken + 1})  # type: ignore[operator]
+        .where(Slot.id == slot_id, Slot.taken < Slot.capacity)
+        .returning(Slot.id)
+    )
+    return bool(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """What a booking is for: an item, or an application (with its first item)."""
+
+    item_code: str
+    application_id: int | None
+    title_zh: str
+    title_en: str
+    materials: list[dict[str, str]]
+
+
+async def _bookable_slot(slot_id: int, at: datetime) -> Slot:
+    slot = await Slot.objects().where(Slot.id == slot_id).first() if 0 < slot_id <= MAX_ID else None
+    if slot is None:
+        raise BookingError("no_slot", _("That time is not offered. Please choose another time."))
+    if slot.starts_at <= at:
+        raise BookingError("past", _("That time has already begun. Please choose a later time."))
+    first, last = window(today(at))
+    if not first <= slot.day <= last:
+        raise BookingError(
+            "window", _("Bookings open %(days)s days ahead at most.", days=WINDOW_DAYS)
+        )
+    return slot
+
+
+async def hold(
+    account: Account, slot_id: int, purpose: Purpose, *, at: datetime | None = None
+) -> Booking:
+    """Hold a place in a slot for ``HOLD`` while the person confirms. A hold the person
+    already has at the same centre that day is given up for this one; a confirmed booking
+    there that day refuses it (one a day, backed by the unique ``active_key``)."""
+    at = at or utcnow()
+    slot = await _bookable_slot(slot_id, at)
+    key = _active_key(int(account.id), int(slot.centre), slot.day)
+    try:
+        async with write_transaction():
+            await _release(
+                (Booking.slot == slot.id) & _expired(at),  # type: ignore[arg-type]
+                BookingState.EXPIRED,
+                at,
+            )
+            await _release(
+                (Booking.active_key == key) & (Booking.state == BookingState.HELD),  # type: ignore[arg-type]
+                BookingState.EXPIRED,
+                at,
+            )
+            if await Booking.exists().where(Booking.active_key == key):
+                raise one_a_day()
+            if not await _take(int(slot.id)):
+                raise full()
+            booking = Booking(
+                account=account.id,
+                centre=slot.centre,
+                slot=slot.id,
+                group=slot.group,
+                day=slot.day,
+                item_code=purpose.item_code,
+                application=purpose.application_id,
+                title_zh=purpose.title_zh[:150],
+                title_en=purpose.title_en[:250],
+                materials=purpose.materials,
+                state=BookingState.HELD,
+                hold_until=at + HOLD,
+                active_key=key,
+            )
+            await booking.save()
+    except UNIQUE_ERRORS:
+        # Two requests of one person at once: the unique key let one through.
+        raise one_a_day() from None
+    log.info("booking_hold_success", booking_id=booking.id, slot_id=slot.id)
+    return booking
+
+
+def manage_token() -> tuple[str, str]:
+    """A random token for the SMS link and its keyed hash (only the hash is stored)."""
+    token = secrets.token_urlsafe(24)
+    return token, keyed_hash(MANAGE_PURPOSE, token)
+
+
+async def booking_by_token(token: str) -> Booking | None:
+    if not 20 <= len(token) <= 64:
+        return None
+    return (
+        await Booking.objects()
+        .where(Booking.manage_hash == keyed_hash(MANAGE_PURPOSE, token))
+        .output(load_json=True)
+        .first()
+    )
+
+
+def checkin_ref(booking_id: int) -> str:
+    """The reference in a booking's check-in QR: its id and a MAC over it (nothing stored)."""
+    return f"{booking_id}-{keyed_hash(CHECKIN_PURPOSE, str(booking_id))[:20]}"
+
+
+async def booking_by_checkin(ref: str) -> Booking | None:
+    ident = ref.partition("-")[0]
+    if (
+        not ident.isdigit()
+        or len(ident) > 10
+        or not secrets.compare_digest(checkin_ref(int(ident)), ref)
+    ):
+        return None
+    return await booking_of(None, int(ident))
+
+
+async def booking_of(account_id: int | None, booking_id: int) -> Booking | None:
+    """The person's own booking (any, when ``account_id`` is None); anyone else's is not
+    found."""
+    if not 0 < booking_id <= MAX_ID:
+        return None
+    query = Booking.objects().where(Booking.id == booking_id)
+    if account_id is not None:
+        query = query.where(Booking.account == account_id)
+    return await query.output(load_json=True).first()
+
+
+async def bookings_of(account_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = (
+        await Booking.select(
+            Booking.id,
+            Booking.state,
+            Booking.title_zh,
+            Booking.title_en,
+            Booking.day,
+            Booking.hold_until,
+            Booking.slot.starts_at.as_alias("starts_at"),
+            Booking.centre.name_zh.as_alias("centre_zh"),
+            Booking.centre.name_en.as_alias("centre_en"),
+        )
+        .where(Booking.account == account_id)
+        .order_by(Booking.id, ascending=False)
+        .limit(limit)
+    )
+    return rows
+
+
+def _local(message: str, locale: str) -> str:
+    return str(translations(locale).gettext(message))
+
+
+def when_text(starts_at: datetime, locale: str) -> str:
+    local = starts_at.astimezone(LOCAL_ZONE)
+    if locale == "zh-Hans":
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+async def confirm(
+    account: Account, booking: Booking, public_url: str, *, at: datetime | None = None
+) -> list[int]:
+    """Confirm a held booking before its hold runs out; the notification ids to send. A
+    hold that ran out gives its place back and is refused."""
+    at = at or utcnow()
+    token, token_hash = manage_token()
+    async with write_transaction():
+        rows = (
+            await Booking.update(
+                {
+                    Booking.state: BookingState.CONFIRMED,
+                    Booking.hold_until: None,
+                    Booking.confirmed_at: at,
+                    Booking.manage_hash: token_hash,
+                }
+            )
+            .where(
+                Booking.id == booking.id,
+                Booking.account == account.id,
+                Booking.state == BookingState.HELD,
+                Booking.hold_until > at,
+            )
+            .returning(Booking.id)
+        )
+        if rows:
+            slot = await Slot.objects().where(Slot.id == booking.slot).first()
+            place = await Centre.objects().where(Centre.id == booking.centre).first()
+            assert slot is not None and place is not None
+            zh = account.locale == "zh-Hans"
+            notification = await notify(
+                "booking_confirmed",
+                account.phone,
+                {
+                    "centre": place.name_zh if zh else place.name_en,
+                    "time": when_text(slot.starts_at, account.locale),
+                    "link": f"{public_url}/bookings/manage/{token}",
+                },
+                locale=account.locale,
+                user_id=int(account.id),
+            )
+        else:
+            await _release(
+                (Booking.id == booking.id) & _expired(at),  # type: ignore[arg-type]
+                BookingState.EXPIRED,
+                at,
+            )
+    if not rows:
+        raise BookingError(
+            "hold_over",
+            _(
+                "The 10 minutes to confirm have run out and the place was released. Please book again."
+            ),
+        )
+    log.info("booking_confirm_success", booking_id=booking.id)
+    return [notification]
+
+
+def _changeable(booking: Booking, slot_start: datetime, at: datetime) -> None:
+    if booking.state not in (BookingState.HELD, BookingState.CONFIRMED):
+        raise BookingError("not_active", _("This booking can no longer be changed."))
+    if slot_start <= at:
+        raise BookingError(
+            "started", _("This booking's time has begun: it can no longer be changed.")
+        )
+
+
+async def slot_start_of(booking: Booking) -> datetime:
+    row = await Slot.select(Slot.starts_at).where(Slot.id == booking.slot).first()
+    assert row is not None
+    start: datetime = row["starts_at"]
+    return start
+
+
+async def cancel(booking: Booking, *, at: datetime | None = None) -> None:
+    at = at or utcnow()
+    _changeable(booking, await slot_start_of(booking), at)
+    async with write_transaction():
+        ended = await _release(
+            (Booking.id == booking.id)  # type: ignore[arg-type]
+            & Booking.state.is_in([BookingState.HELD, BookingState.CONFIRMED]),
+            BookingState.CANCELLED,
+            at,
+        )
+    if not ended:
+        raise BookingError("not_active", _("This booking can no longer be changed."))
+    log.info("booking_cancel_success", booking_id=booking.id)
+
+
+async def reschedule(booking: Booking, slot_id: int, *, at: datetime | None = None) -> Booking:
+    """Move a confirmed booking to another slot of the same centre and group: the new place
+    is taken by the same conditional UPDATE as a new booking, then the old one given back."""
+    at = at or utcnow()
+    _changeable(booking, await slot_start_of(booking), at)
+    if booking.state != BookingState.CONFIRMED:
+        raise BookingError("not_confirmed", _("Confirm the booking before changing its time."))
+    slot = await _bookable_slot(slot_id, at)
+    if slot.centre != booking.centre or slot.group != booking.group:
+        raise BookingError("no_slot", _("That time is not offered. Please choose another time."))
+    if slot.id == booking.slot:
+        raise BookingError("same", _("That is the time you already have."))
+    key = _active_key(int(booking.account), int(booking.centre), slot.day)
+    try:
+        async with write_transaction():
+            await _release(
+                (Booking.slot == slot.id) & _expired(at),  # type: ignore[arg-type]
+                BookingState.EXPIRED,
+                at,
+            )
+            if slot.day != booking.day and await Booking.exists().where(Booking.active_key == key):
+                raise one_a_day()
+            if not await _take(int(slot.id)):
+                raise full()
+            moved = (
+                await Booking.update(
+                    {
+                        Booking.slot: slot.id,
+                        Booking.day: slot.day,
+                        Booking.active_key: key,
+                        Booking.reminded_day: False,
+                        Booking.reminded_hour: False,
+                    }
+                )
+                .where(
+                    Booking.id == booking.id,
+                    Booking.state == BookingState.CONFIRMED,
+                    Booking.slot == booking.slot,
+                )
+                .returning(Booking.id)
+            )
+            if not moved:
+                raise BookingError("not_active", _("This booking can no longer be changed."))
+            await Slot.update({Slot.taken: Slot.taken - 1}).where(  # type: ignore[operator]
+                Slot.id == booking.slot, Slot.taken > 0
+            )
+    except UNIQUE_ERRORS:
+        raise one_a_day() from None
+    log.info("booking_reschedule_success", booking_id=booking.id, slot_id=slot.id)
+    found = await booking_of(None, int(booking.id))
+    assert found is not None
+    return found
+
+
+async def sweep_holds(at: datetime | None = None) -> int:
+    """Reclaim every expired hold (tidying only: holds are reclaimed slot by slot anyway)."""
+    at = at or utcnow()
+    async with write_transaction():
+        return await _release(_expired(at), BookingState.EXPIRED, at)
+
+
+def minutes_until(moment: datetime, at: datetime) -> int:
+    return max(0, math.ceil((moment - at).total_seconds() / 60))
+
+
+__all__ = [
+    "ACTIVE_BOOKING",
+    "HOLD",
+    "BookingError",
+    "Free",
+    "Group",
+    "Purpose",
+    "availability",
+    "cancel",
+    "confirm",
+    "ensure_slots",
+    "ensure_window",
+    "hold",
+    "reschedule",
+]
