@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[Any] = []
+from app.courier import api, citizen, dispatch, pwa
+
+ROUTES: list[Any] = [*citizen.ROUTES, *pwa.ROUTES, *dispatch.ROUTES, *api.ROUTES]

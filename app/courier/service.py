@@ -673,7 +673,7 @@ async def record(
         raise CourierError("key", _("This update has no valid idempotency key."))
     earlier = await _existing(event.key)
     if earlier is not None:
-        return await _replayed(earlier, shipment_id)
+        return await _replayed(earlier, shipment_id, account)
     shipment = await _shipment(shipment_id)
     if shipment is None:
         raise not_found()
@@ -726,7 +726,7 @@ async def record(
         # Inside the lock: a replay that raced this one is found here.
         earlier = await _existing(event.key)
         if earlier is not None:
-            return await _replayed(earlier, shipment_id)
+            return await _replayed(earlier, shipment_id, account)
         current = await _shipment(shipment_id)
         assert current is not None
         if current.version != shipment.version:
@@ -805,8 +805,19 @@ async def record(
     return Done(shipment=fresh, event=row, notifications=sent)
 
 
-async def _replayed(earlier: ShipmentEvent, shipment_id: int) -> Done:
-    if earlier.shipment != shipment_id:
+async def record_if_known(shipment_id: int, key: str, account: Account | None) -> Done | None:
+    """The event already recorded under ``key`` (a replay), before any upload is stored."""
+    if not KEY_RE.match(key):
+        return None
+    earlier = await _existing(key)
+    return None if earlier is None else await _replayed(earlier, shipment_id, account)
+
+
+async def _replayed(
+    earlier: ShipmentEvent, shipment_id: int, account: Account | None = None
+) -> Done:
+    mine = account is None or earlier.actor_id == account.id
+    if earlier.shipment != shipment_id or not mine:
         raise CourierError(
             "key_reused", _("This idempotency key belongs to another shipment."), 409
         )
