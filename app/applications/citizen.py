@@ -33,6 +33,7 @@ from app.core.flash import flash
 from app.core.forms import FORM_BODY, Form
 from app.core.i18n import N_, _
 from app.core.security import NO_STORE
+from app.courier.citizen import on_application as courier_section
 from app.files import service as files
 from app.files.controllers import MARGIN, incoming, max_file_bytes, storage_of
 from app.files.sniff import Refused
@@ -268,6 +269,7 @@ async def _page(
         ),
         "max_mb": max_file_bytes() // files.MIB,
         "error": error,
+        "courier": await courier_section(application, items),
     }
     return Template(
         template_name="applications/page.html",

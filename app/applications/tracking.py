@@ -41,6 +41,8 @@ from app.core.i18n import _, translations
 from app.core.page_cache import page_cache
 from app.core.ratelimit import allow
 from app.core.security import NO_STORE
+from app.courier.citizen import on_tracking as courier_timeline
+from app.courier.service import stamp as courier_stamp
 
 LOOKUPS_PER_MINUTE = 30  # the default of TONGBAN_TRACK_LOOKUPS_PER_MINUTE, for the schema text
 RATE_BUCKET = "track_lookup"
@@ -84,6 +86,7 @@ class View:
     events: list[service.Event]
     owner: bool  # the signed-in applicant: reasons, owed materials, a link to the application
     owed: list[MaterialEntry]
+    shipments: list[dict[str, Any]]  # courier: kinds, states and dates (app/courier)
 
 
 async def _view(code: str, account_id: int | None) -> View | None:
@@ -106,6 +109,7 @@ async def _view(code: str, account_id: int | None) -> View | None:
         events=await service.timeline(int(application.id), int(application.applicant)),
         owner=owner,
         owed=owed,
+        shipments=await courier_timeline(int(application.id)),
     )
 
 
@@ -207,7 +211,7 @@ async def track_page(
             request,
             "tracking/page.html",
             public,
-            key=(application.id, application.version),
+            key=(application.id, application.version, await courier_stamp(int(application.id))),
             headers=NO_STORE,
         )
     view = await _view(parsed, int(signed.account.id))
