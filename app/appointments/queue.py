@@ -79,7 +79,7 @@ async def _draw(centre_id: int, day: date, prefix: str) -> int:
     key = f"{centre_id}:{day.isoformat()}:{prefix}"
     await TicketSequence.insert(TicketSequence(key=key, last=0)).on_conflict(action="DO NOTHING")
     rows = (
-        await TicketSequence.update({TicketSequence.last: TicketSequence.last + 1})  # type: ignore[operator]
+        await TicketSequence.update({TicketSequence.last: TicketSequence.last + 1})
         .where(TicketSequence.key == key)
         .returning(TicketSequence.last)
     )
@@ -120,7 +120,7 @@ async def walk_in(place: Centre, group_code: str, account_id: int | None) -> Tic
     if group is None or not any(group.code in counter.groups for counter in counters):
         raise BookingError("no_group", _("Choose one of the services this centre offers."))
     at = utcnow()
-    if service.is_open(place.hours, service.today(at)) is False:
+    if service.is_open(service.hours_of(place), service.today(at)) is False:
         raise BookingError("closed", _("The centre is closed today."))
     async with write_transaction():
         ticket = await _issue(int(place.id), group, service.today(at), account_id=account_id)
@@ -286,7 +286,7 @@ async def act(
         Ticket.state.is_in(list(sources)),
     ]
     if event == "recall":
-        values.update({Ticket.calls: Ticket.calls + 1, Ticket.called_at: at})  # type: ignore[operator]
+        values.update({Ticket.calls: Ticket.calls + 1, Ticket.called_at: at})
         conditions.append(Ticket.calls < MAX_CALLS)
     elif event == "no_show":
         values[Ticket.finished_at] = at

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[Any] = []
+from app.appointments import api, citizen, staff
+
+ROUTES: list[Any] = [*citizen.ROUTES, *staff.ROUTES, api.ROUTER]

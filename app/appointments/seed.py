@@ -33,7 +33,7 @@ def load(path: Path = DATA) -> dict[str, Any]:
 async def seed_appointments(path: Path = DATA) -> int:
     data = load(path)
     for position, group in enumerate(data["groups"]):
-        values = {
+        values: dict[Any, Any] = {
             ServiceGroup.prefix: group["prefix"],
             ServiceGroup.name_zh: group["name_zh"],
             ServiceGroup.name_en: group["name_en"],

@@ -29,7 +29,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 import chinese_calendar
 from piccolo.columns.combination import Where
@@ -65,7 +65,7 @@ DAY_KINDS = ("workday", "saturday", "sunday", "holiday")
 try:  # asyncpg is there only with PostgreSQL
     from asyncpg.exceptions import UniqueViolationError as _PgUnique
 except ImportError:  # pragma: no cover
-    _PgUnique = sqlite3.IntegrityError  # type: ignore[misc,assignment]
+    _PgUnique = sqlite3.IntegrityError
 
 UNIQUE_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, _PgUnique)
 
@@ -146,6 +146,12 @@ def slot_times(hours: dict[str, list[str]], length: int, day: date) -> list[date
             starts.append((midnight + timedelta(minutes=minute)).astimezone(UTC))
             minute += length
     return starts
+
+
+def hours_of(place: Centre) -> dict[str, list[str]]:
+    """A centre's opening periods (a JSON column, loaded with ``load_json``)."""
+    hours = place.hours
+    return cast("dict[str, list[str]]", hours if isinstance(hours, dict) else {})
 
 
 def is_open(hours: dict[str, list[str]], day: date) -> bool | None:
@@ -244,7 +250,7 @@ async def ensure_slots(place: Centre, day: date) -> int:
     """Create the slots of ``day`` that do not exist yet (idempotent); the number created.
     Nothing for a closed day or a year the calendar does not know."""
     try:
-        starts = slot_times(place.hours, int(place.slot_minutes), day)
+        starts = slot_times(hours_of(place), int(place.slot_minutes), day)
     except CalendarUnknown:
         return 0
     if not starts:
@@ -348,7 +354,7 @@ async def open_days(place: Centre, on: date | None = None) -> list[tuple[date, b
     days = []
     day = first
     while day <= last:
-        days.append((day, is_open(place.hours, day)))
+        days.append((day, is_open(hours_of(place), day)))
         day += timedelta(days=1)
     return days
 
@@ -369,7 +375,7 @@ async def _release(where: Where, state: BookingState, at: datetime) -> int:
         .returning(Booking.slot)
     )
     for row in sorted(rows, key=lambda r: int(r["slot"])):
-        await Slot.update({Slot.taken: Slot.taken - 1}).where(  # type: ignore[operator]
+        await Slot.update({Slot.taken: Slot.taken - 1}).where(
             Slot.id == row["slot"], Slot.taken > 0
         )
     return len(rows)
@@ -382,7 +388,7 @@ def _expired(at: datetime) -> Where:
 async def _take(slot_id: int) -> bool:
     """The one step that takes a place: true if it did."""
     rows = (
-        await Slot.update({Slot.taken: Slot.taken + 1})  # type: ignore[operator]
+        await Slot.update({Slot.taken: Slot.taken + 1})
         .where(Slot.id == slot_id, Slot.taken < Slot.capacity)
         .returning(Slot.id)
     )
@@ -669,7 +675,7 @@ async def reschedule(booking: Booking, slot_id: int, *, at: datetime | None = No
             )
             if not moved:
                 raise BookingError("not_active", _("This booking can no longer be changed."))
-            await Slot.update({Slot.taken: Slot.taken - 1}).where(  # type: ignore[operator]
+            await Slot.update({Slot.taken: Slot.taken - 1}).where(
                 Slot.id == booking.slot, Slot.taken > 0
             )
     except UNIQUE_ERRORS:
