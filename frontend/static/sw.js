@@ -5,6 +5,9 @@
 const VERSION = "__VERSION__";
 const PRECACHE = __PRECACHE__; // "/offline", "/manifest.webmanifest" and every /static/ file
 
+// The courier app's outbox (IndexedDB), replayed here on Background Sync (docs/courier.md).
+importScripts("/static/js/courier-outbox.js");
+
 const SHELL_CACHE = "tongban-shell-" + VERSION;
 const PAGES_CACHE = "tongban-pages-" + VERSION;
 const OFFLINE_URL = "/offline";
@@ -96,3 +99,22 @@ async function networkThenCache(request) {
     return (await caches.match(request)) || Response.error();
   }
 }
+
+// Background Sync: the browser wakes this worker when the phone is back online, even with the
+// courier app closed. Events keep the CSRF token of the page they were recorded on; the server
+// finds a replayed event by its idempotency key and records it once.
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "courier-outbox") {
+    return;
+  }
+  event.waitUntil(
+    self.TongbanCourierOutbox.flush().then(async (sent) => {
+      const clients = await self.clients.matchAll({ type: "window" });
+      clients.forEach((client) => client.postMessage({ type: "courier-synced", sent }));
+      if (sent === 0 && (await self.TongbanCourierOutbox.pending()).length > 0) {
+        // Still offline (or the session changed): a rejected promise asks the browser to retry.
+        throw new Error("courier outbox not sent yet");
+      }
+    })
+  );
+});
