@@ -134,7 +134,7 @@ def _invalid_parameter(request: Request[Any, Any, Any], exc: ValidationException
         for entry in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(entry, dict)
     }
-    if "date" in keys:
+    if "date" in keys or "'date'" in str(exc.detail):
         detail = _("date must be a day written YYYY-MM-DD, e.g. 2026-03-02.")
     else:
         detail = _("A parameter of the request is not valid: {names}.").format(

@@ -1,0 +1,126 @@
+"""Queue numbers: the calling order (booked tickets within their slot first, then everyone in
+the order they took their number), recalls up to 3 calls, no-shows after them, no daily cap,
+positions and estimated waits from today's service times."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app.appointments import queue, service
+from app.appointments.service import BookingError, utcnow
+from app.appointments.tables import Counter, Ticket, TicketSequence, TicketState
+from app.notifications.tables import Notification
+from tests.appointments.people import PURPOSE, centre, person, slot
+
+
+async def _counter(place_id: int, number: int = 1) -> Counter:
+    found = (
+        await Counter.objects()
+        .where(Counter.centre == place_id, Counter.number == number)
+        .output(load_json=True)
+        .first()
+    )
+    assert found is not None
+    return found
+
+
+async def _booked_ticket(place: object, starts_in: timedelta) -> Ticket:
+    citizen = await person()
+    one = await slot(place, capacity=5, starts_at=utcnow() + starts_in)  # type: ignore[arg-type]
+    booking = await service.hold(citizen, int(one.id), PURPOSE)
+    await service.confirm(citizen, booking, "http://localhost:8000")
+    found = await service.booking_of(None, int(booking.id))
+    assert found is not None
+    return await queue.check_in(found, at=utcnow() + starts_in + timedelta(minutes=1))
+
+
+async def test_booked_within_their_slot_go_first_then_walk_ins_in_order() -> None:
+    place = await centre()
+    walk_one = await queue.walk_in(place, "market", None)
+    walk_two = await queue.walk_in(place, "market", None)
+    booked = await _booked_ticket(place, timedelta(minutes=5))
+    at = utcnow() + timedelta(minutes=6)  # inside the booked slot
+    order = [row["id"] for row in await queue.waiting(int(place.id), ["market"], at)]
+    assert order == [booked.id, walk_one.id, walk_two.id]
+    # After the slot is over, the booking lost its turn: it waits by the time it arrived.
+    late = utcnow() + timedelta(hours=2)
+    order = [row["id"] for row in await queue.waiting(int(place.id), ["market"], late)]
+    assert order == [walk_one.id, walk_two.id, booked.id]
+    counter = await _counter(int(place.id))
+    called, sms = await queue.call_next(counter, at=at)
+    assert called is not None and called.id == booked.id and called.state == "called"
+    assert len(sms) == 1  # the booked person has an account: an SMS
+    message = await Notification.objects().where(Notification.id == sms[0]).first()
+    assert message is not None and message.kind == "ticket_called"
+    with pytest.raises(BookingError) as busy:
+        await queue.call_next(counter, at=at)
+    assert busy.value.code == "busy"
+
+
+async def test_recall_three_times_then_no_show_and_serve() -> None:
+    place = await centre()
+    first = await queue.walk_in(place, "market", None)
+    counter = await _counter(int(place.id))
+    called, sms = await queue.call_next(counter)
+    assert called is not None and called.id == first.id and sms == []  # anonymous: no SMS
+    with pytest.raises(BookingError):
+        await queue.act(counter, int(first.id), "no_show")  # only after 3 calls
+    await queue.act(counter, int(first.id), "recall")
+    await queue.act(counter, int(first.id), "recall")
+    with pytest.raises(BookingError):
+        await queue.act(counter, int(first.id), "recall")  # a 4th call is refused
+    await queue.act(counter, int(first.id), "no_show")
+    row = await Ticket.objects().where(Ticket.id == first.id).first()
+    assert row is not None and row.state == TicketState.NO_SHOW and row.calls == 3
+    second = await queue.walk_in(place, "market", None)
+    other_counter = await _counter(int(place.id), 2)
+    await queue.call_next(counter)
+    with pytest.raises(BookingError):  # another counter cannot finish it
+        await queue.act(other_counter, int(second.id), "serve")
+    await queue.act(counter, int(second.id), "serve")
+    row = await Ticket.objects().where(Ticket.id == second.id).first()
+    assert row is not None and row.state == TicketState.SERVED and row.finished_at
+
+
+async def test_numbers_have_no_daily_cap() -> None:
+    place = await centre()
+    key = f"{place.id}:{service.today().isoformat()}:A"
+    await TicketSequence.insert(TicketSequence(key=key, last=999))
+    ticket = await queue.walk_in(place, "market", None)
+    assert ticket.number == 1000 and queue.label(ticket.prefix, ticket.number) == "A1000"
+    assert queue.label("B", 7) == "B007"
+
+
+async def test_position_and_wait_use_todays_service_time() -> None:
+    place = await centre(counters=(("market",),))
+    counter = await _counter(int(place.id))
+    served = await queue.walk_in(place, "market", None)
+    await queue.call_next(counter)
+    await Ticket.update({Ticket.called_at: utcnow() - timedelta(minutes=6)}).where(
+        Ticket.id == served.id
+    )
+    await queue.act(counter, int(served.id), "serve")
+    waiting = [await queue.walk_in(place, "market", None) for _n in range(3)]
+    standing = await queue.standing(waiting[2], default_minutes=10)
+    assert standing.ahead == 2
+    assert 17 <= standing.minutes <= 19  # 3 × about 6 minutes at one counter
+    fresh = await centre(counters=(("market",), ("market",)))
+    first = await queue.walk_in(fresh, "market", None)
+    assert (await queue.standing(first, default_minutes=10)).minutes == 5  # 10 min / 2 counters
+
+
+async def test_the_wait_board_flags_long_waits_and_averages_per_group() -> None:
+    place = await centre()
+    old = await queue.walk_in(place, "market", None)
+    await queue.walk_in(place, "tax", None)
+    await Ticket.update({Ticket.issued_at: utcnow() - timedelta(minutes=25)}).where(
+        Ticket.id == old.id
+    )
+    rows, averages = await queue.wait_board(int(place.id), long_minutes=20)
+    assert [row.long for row in rows] == [True, False] and rows[0].id == old.id
+    assert averages == {}
+    await queue.call_next(await _counter(int(place.id)))
+    _rows, averages = await queue.wait_board(int(place.id), long_minutes=20)
+    assert round(averages["market"]) == 25
