@@ -269,7 +269,10 @@ async def report(request: Request[Any, Any, Any], shipment_id: FromPath[int]) ->
                     with CancelScope(shield=True):
                         await _forget(request, photo_id)
                 raise
-            if photo_id is not None:
+            if photo_id is not None and done.duplicate:
+                # A replay raced the first send and lost: its copy of the photo goes.
+                await _forget(request, photo_id)
+            elif photo_id is not None:
                 await files.check_soon(photo_id, request.app.state.redis)
     except (CourierError, Refused) as error:
         status = error.status if isinstance(error, CourierError) else 400

@@ -40,9 +40,14 @@
       var pending = found[0], results = found[1];
       if (!navigator.onLine) line(text.offline, "info");
       pending.forEach(function (record) { line(text.waiting + record.label, "info"); });
+      // Results stay shown for two minutes (the page may reload meanwhile), then go.
+      var now = Date.now();
       results.forEach(function (result) {
+        if (now - result.at > 120000) {
+          outbox.forget(result.key);
+          return;
+        }
         line((result.ok ? text.sent : text.refused) + (result.message || result.label), result.ok ? "success" : "error");
-        outbox.forget(result.key);
       });
       return { pending: pending.length, results: results.length };
     });
@@ -96,7 +101,7 @@
       }
       return outbox.queue({
         key: data.get("key"),
-        url: form.action,
+        url: form.getAttribute("action"),
         job: form.getAttribute("data-job"),
         label: form.getAttribute("data-label"),
         fields: fields,
