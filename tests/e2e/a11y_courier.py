@@ -3,8 +3,35 @@ of app/courier is a visit, a flow, or not a page with the reason."""
 
 from __future__ import annotations
 
+from playwright.async_api import Page, expect
+
+from tests.e2e.axe import AxeNet
 from tests.e2e.visits import Flow, Visit
 
-VISITS: tuple[Visit, ...] = ()
+VISITS: tuple[Visit, ...] = (
+    Visit("/addresses", "citizen"),
+    Visit("/courier", "courier"),
+    Visit("/dispatch", "floor"),
+)
 NOT_PAGES: dict[str, str] = {}
-FLOWS: dict[str, Flow] = {}
+
+
+async def _courier_job(pages: dict[str, Page], axe: AxeNet, base: str) -> None:
+    """A job of the demo courier (app/courier/seed.py): address, tap to call, the big buttons
+    with their proofs; and the demo citizen's application with its shipments."""
+    page = pages["courier"]
+    await page.goto(f"{base}/courier")
+    await page.locator("a[href^='/courier/jobs/']").first.click()
+    await expect(page.locator("[data-job-status]")).to_be_visible()
+    await axe.audit(page)
+    citizen = pages["citizen"]
+    await citizen.goto(f"{base}/applications")
+    for link in await citizen.locator("a[href^='/applications/']").all():
+        href = await link.get_attribute("href")
+        await citizen.goto(f"{base}{href}")
+        if await citizen.locator("#courier").count():
+            await axe.audit(citizen)
+            break
+
+
+FLOWS: dict[str, Flow] = {"/courier/jobs/{shipment_id:int}": _courier_job}
