@@ -59,9 +59,14 @@ async def counter_page(request: Request[Any, Any, Any]) -> Template:
     if counter is None:
         places = await service.centres()
         counters = {int(place.id): await service.counters_of(int(place.id)) for place in places}
+        zh = _zh(request)
+        names = {
+            code: group.name_zh if zh else group.name_en
+            for code, group in (await service.groups()).items()
+        }
         return Template(
             template_name="appointments/counter_choose.html",
-            context={"centres": places, "counters": counters},
+            context={"centres": places, "counters": counters, "group_names": names},
             headers=NO_STORE,
         )
     place = await Centre.objects().where(Centre.id == counter.centre).first()
