@@ -15,5 +15,7 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, "-m", "bench.search"], check=True)
     subprocess.run([sys.executable, "-m", "bench.signatures"], check=True)
     subprocess.run([sys.executable, "-m", "bench.identity"], check=True)
+    # Shipment events over HTTP: the courier app's endpoint and the courier-company webhook.
+    subprocess.run([sys.executable, "-m", "bench.courier"], check=True)
     # SQLite, 100,000 applications; TONGBAN_BENCH_DATABASE_URL for a million on PostgreSQL.
     subprocess.run([sys.executable, "-m", "bench.inbox"], check=True)

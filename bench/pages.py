@@ -70,6 +70,8 @@ CASES: tuple[tuple[str, str], ...] = (
     ("/applications", "signed-in"),
     ("/applications/1", "signed-in"),
     ("/track", "first"),
+    # Courier service: the seeded citizen's address book (app/courier/seed.py).
+    ("/addresses", "signed-in"),
 )
 SYNTHETIC = 1100  # generated items: the catalogue has more than Fengxian's 1,093
 JSON_PAGES = ("/api/",)
