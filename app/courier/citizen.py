@@ -120,7 +120,14 @@ async def address_add(
 ) -> Response[Any]:
     signed = await _signed(request)
     if data.field_errors:
-        return await _book(request, form=data, errors=data.field_errors, status=400)
+        # Unsafe text is not shown back: the fields it was typed in start empty.
+        shown = AddressForm(
+            **{
+                name: "" if name in data.field_errors else getattr(data, name)
+                for name in AddressForm.__struct_fields__
+            }
+        )
+        return await _book(request, form=shown, errors=data.field_errors, status=400)
     given = AddressInput(data.contact_name, data.phone, data.district, data.street)
     _cleaned, errors = service.check_address(given)
     if errors:
