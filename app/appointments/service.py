@@ -24,9 +24,12 @@ What is safe to log: booking, slot, centre and account ids, counts.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
@@ -89,6 +92,38 @@ def today(at: datetime | None = None) -> date:
 
 def full() -> BookingError:
     return BookingError("full", _("This time is fully booked. Please choose another time."))
+
+
+def busy() -> BookingError:
+    return BookingError(
+        "busy", _("Many people are booking this time right now. Please try again in a moment.")
+    )
+
+
+class _Gates:
+    """One asyncio lock per slot in this process, so that a stampede for one slot queues here
+    (cheaply) instead of on the database's write lock; each try re-reads the slot once it is
+    through, and tries for a full slot are refused without a write. Only speed depends on it:
+    other processes are not gated, and the conditional UPDATE keeps the count right."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    @asynccontextmanager
+    async def __call__(self, slot_id: int) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(slot_id, asyncio.Lock())
+        self._users[slot_id] = self._users.get(slot_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[slot_id] -= 1
+            if not self._users[slot_id]:
+                del self._users[slot_id], self._locks[slot_id]
+
+
+_gate = _Gates()
 
 
 def one_a_day() -> BookingError:
@@ -429,41 +464,58 @@ async def hold(
     at = at or utcnow()
     slot = await _bookable_slot(slot_id, at)
     key = _active_key(int(account.id), int(slot.centre), slot.day)
-    try:
-        async with write_transaction():
-            await _release(
-                (Booking.slot == slot.id) & _expired(at),  # type: ignore[arg-type]
-                BookingState.EXPIRED,
-                at,
-            )
-            await _release(
-                (Booking.active_key == key) & (Booking.state == BookingState.HELD),  # type: ignore[arg-type]
-                BookingState.EXPIRED,
-                at,
-            )
-            if await Booking.exists().where(Booking.active_key == key):
-                raise one_a_day()
-            if not await _take(int(slot.id)):
-                raise full()
-            booking = Booking(
-                account=account.id,
-                centre=slot.centre,
-                slot=slot.id,
-                group=slot.group,
-                day=slot.day,
-                item_code=purpose.item_code,
-                application=purpose.application_id,
-                title_zh=purpose.title_zh[:150],
-                title_en=purpose.title_en[:250],
-                materials=purpose.materials,
-                state=BookingState.HELD,
-                hold_until=at + HOLD,
-                active_key=key,
-            )
-            await booking.save()
-    except UNIQUE_ERRORS:
-        # Two requests of one person at once: the unique key let one through.
-        raise one_a_day() from None
+    async with _gate(int(slot.id)):
+        # Full when read again in the queue, with no expired hold to reclaim: refused without
+        # the write lock. A read can only refuse, never take a place: taking is the
+        # conditional UPDATE in _take.
+        taken = await Slot.select(Slot.taken).where(Slot.id == slot.id).first()
+        if (
+            taken is not None
+            and taken["taken"] >= slot.capacity
+            and not await _expired_holds([int(slot.id)], at)
+        ):
+            raise full()
+        try:
+            async with write_transaction():
+                await _release(
+                    (Booking.slot == slot.id) & _expired(at),  # type: ignore[arg-type]
+                    BookingState.EXPIRED,
+                    at,
+                )
+                await _release(
+                    (Booking.active_key == key) & (Booking.state == BookingState.HELD),  # type: ignore[arg-type]
+                    BookingState.EXPIRED,
+                    at,
+                )
+                if await Booking.exists().where(Booking.active_key == key):
+                    raise one_a_day()
+                if not await _take(int(slot.id)):
+                    raise full()
+                booking = Booking(
+                    account=account.id,
+                    centre=slot.centre,
+                    slot=slot.id,
+                    group=slot.group,
+                    day=slot.day,
+                    item_code=purpose.item_code,
+                    application=purpose.application_id,
+                    title_zh=purpose.title_zh[:150],
+                    title_en=purpose.title_en[:250],
+                    materials=purpose.materials,
+                    state=BookingState.HELD,
+                    hold_until=at + HOLD,
+                    active_key=key,
+                )
+                await booking.save()
+        except UNIQUE_ERRORS:
+            # Two requests of one person at once: the unique key let one through.
+            raise one_a_day() from None
+        except sqlite3.OperationalError as exc:
+            # SQLite's write lock not granted within the busy timeout (other processes
+            # writing): nothing was written.
+            if "locked" not in str(exc):
+                raise
+            raise busy() from None
     log.info("booking_hold_success", booking_id=booking.id, slot_id=slot.id)
     return booking
 
