@@ -17,5 +17,7 @@ if __name__ == "__main__":
     subprocess.run([sys.executable, "-m", "bench.identity"], check=True)
     # Shipment events over HTTP: the courier app's endpoint and the courier-company webhook.
     subprocess.run([sys.executable, "-m", "bench.courier"], check=True)
+    # A booking stampede: 500 people at once for the 20 places of one slot, over HTTP.
+    subprocess.run([sys.executable, "-m", "bench.booking"], check=True)
     # SQLite, 100,000 applications; TONGBAN_BENCH_DATABASE_URL for a million on PostgreSQL.
     subprocess.run([sys.executable, "-m", "bench.inbox"], check=True)

@@ -72,6 +72,10 @@ CASES: tuple[tuple[str, str], ...] = (
     ("/track", "first"),
     # Courier service: the seeded citizen's address book (app/courier/seed.py).
     ("/addresses", "signed-in"),
+    # Appointments: the seeded centres (app/appointments/data), the hall display of the first.
+    ("/centres", "first"),
+    ("/centres/1/board", "first"),
+    ("/bookings", "signed-in"),
 )
 SYNTHETIC = 1100  # generated items: the catalogue has more than Fengxian's 1,093
 JSON_PAGES = ("/api/",)
