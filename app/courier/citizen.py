@@ -201,9 +201,7 @@ async def on_application(application: Application, items: list[Any]) -> dict[str
                 "kind": _(KIND_LABELS[Kind(s.kind)]),
                 "status": s.status,
                 "status_label": _(STATUS_LABELS[Status(s.status)]),
-                "where": service.locker_name(s.locker, locale)
-                if s.locker
-                else f"{service.district_name(s.district, locale)} {s.street}".strip(),
+                "where": service.place(s, locale),
                 "window": s.window_start,
                 "window_end": s.window_end,
                 "free": s.free,
@@ -226,8 +224,9 @@ async def on_application(application: Application, items: list[Any]) -> dict[str
         "addresses": [
             {
                 "id": a.id,
-                "label": f"{a.contact_name} · {service.district_name(a.district, locale)} "
-                f"{a.street}",
+                "contact": a.contact_name,
+                "district": service.district_name(a.district, locale),
+                "street": a.street,
             }
             for a in addresses
         ],

@@ -49,9 +49,7 @@ def _row(shipment: Shipment, names: dict[int, str], locale: str) -> dict[str, An
         "waybill": shipment.waybill,
         "kind": _(KIND_LABELS[Kind(shipment.kind)]),
         "status_label": _(STATUS_LABELS[Status(shipment.status)]),
-        "where": service.locker_name(shipment.locker, locale)
-        if shipment.locker
-        else service.district_name(shipment.district, locale),
+        "where": service.place(shipment, locale, street=False)[0],
         "window": shipment.window_start,
         "window_end": shipment.window_end,
         "late": service.is_late(shipment),

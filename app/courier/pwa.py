@@ -34,7 +34,7 @@ from app.applications.tables import MaterialEntry
 from app.core.context import current as request_context
 from app.core.display import mask_phone
 from app.core.flash import flash
-from app.core.i18n import _
+from app.core.i18n import N_, _
 from app.core.security import NO_STORE
 from app.courier import service
 from app.courier.machine import (
@@ -56,11 +56,18 @@ from app.files.sniff import Refused
 from app.notifications.services import send_soon
 
 COURIER = [requires_role(Role.COURIER), requires_passkey_session]
+# Why an attempt failed: the courier picks one; it is stored in both languages.
 FAIL_REASONS = {
     "nobody": "无人在家 Nobody at home",
     "refused": "收件人拒收 Refused by the recipient",
     "address": "地址有误 Wrong address",
     "unreachable": "电话无法接通 Phone unreachable",
+}
+FAIL_LABELS = {
+    "nobody": N_("Nobody at home"),
+    "refused": N_("Refused by the recipient"),
+    "address": N_("Wrong address"),
+    "unreachable": N_("Phone unreachable"),
 }
 
 
@@ -77,9 +84,7 @@ def _job_row(shipment: Shipment, locale: str) -> dict[str, Any]:
         "kind": _(KIND_LABELS[Kind(shipment.kind)]),
         "status": shipment.status,
         "status_label": _(STATUS_LABELS[Status(shipment.status)]),
-        "where": service.locker_name(shipment.locker, locale)
-        if shipment.locker and shipment.status != Status.OUT_FOR_DELIVERY
-        else f"{service.district_name(shipment.district, locale)} {shipment.street}".strip(),
+        "where": service.place(shipment, locale),
         "window": shipment.window_start,
         "window_end": shipment.window_end,
         "late": service.is_late(shipment),
@@ -159,7 +164,7 @@ async def _job_page(
             "phone": shipment.phone,
             "materials": await _materials(shipment, locale),
             "buttons": _buttons(shipment),
-            "reasons": [(key, text) for key, text in FAIL_REASONS.items()],
+            "reasons": [(key, _(label)) for key, label in FAIL_LABELS.items()],
             "steps": [(e.at, _(ACTION_LABELS.get(e.action, e.action)), e.reason) for e in events],
             "error": error,
             "max_mb": max_file_bytes() // files.MIB,

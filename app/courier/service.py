@@ -151,6 +151,14 @@ def locker_name(code: str, locale: str) -> str:
     return names[0] if locale == "zh-Hans" else names[1]
 
 
+def place(shipment: Shipment, locale: str, *, street: bool = True) -> tuple[str, str]:
+    """Where a shipment goes, for a page: (the district or locker, named in ``locale``; the
+    street as typed, or "" when ``street`` is false)."""
+    if shipment.locker and shipment.status != Status.OUT_FOR_DELIVERY:
+        return locker_name(shipment.locker, locale), ""
+    return district_name(shipment.district, locale), shipment.street if street else ""
+
+
 # ---------------------------------------------------------------- the address book
 
 
