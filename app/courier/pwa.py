@@ -268,7 +268,9 @@ async def report(request: Request[Any, Any, Any], shipment_id: FromPath[int]) ->
                 photo_id = int(stored.id)
                 event.photo_id = photo_id
             try:
-                done = await service.record(shipment_id, event, Actor.COURIER, courier)
+                done = await service.record(
+                    shipment_id, event, Actor.COURIER, courier, checked=True
+                )
             except CourierError:
                 if photo_id is not None:
                     with CancelScope(shield=True):

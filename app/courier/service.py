@@ -590,6 +590,9 @@ def _local(msgid: str, locale: str) -> str:
 async def _tell(shipment: Shipment, status: Status) -> list[int]:
     """SMS to the applicant about the shipment's new status, in their language; a handover
     code or a locker code with it where one is made now."""
+    quiet = status not in TOLD and status not in (Status.OUT_FOR_DELIVERY, Status.IN_LOCKER)
+    if quiet:
+        return []
     applicant = await Account.objects().where(Account.id == shipment.applicant).first()
     application = (
         await Application.select(Application.code)
@@ -673,13 +676,15 @@ async def record(
     account: Account | None = None,
     *,
     now: datetime | None = None,
+    checked: bool = False,
 ) -> Done:
     """Record one event of a shipment, once: the same ``key`` again returns the first
-    event (``duplicate``) and changes nothing. Raises CourierError, never half-writes."""
+    event (``duplicate``) and changes nothing. Raises CourierError, never half-writes.
+    ``checked``: the caller has just looked the key up (``record_if_known``)."""
     now = now or utcnow()
     if not KEY_RE.match(event.key):
         raise CourierError("key", _("This update has no valid idempotency key."))
-    earlier = await _existing(event.key)
+    earlier = None if checked else await _existing(event.key)
     if earlier is not None:
         return await _replayed(earlier, shipment_id, account)
     shipment = await _shipment(shipment_id)
@@ -808,9 +813,13 @@ async def record(
         actor=actor.value,
         event_id=row.id,
     )
-    fresh = await _shipment(shipment_id)
-    assert fresh is not None
-    return Done(shipment=fresh, event=row, notifications=sent)
+    shipment.updated_at = now
+    if event.action == "assign":
+        shipment.courier = assignee.id if assignee else None
+        shipment.company = "" if assignee else event.company
+    if event.action == "fail":
+        shipment.attempts += 1
+    return Done(shipment=shipment, event=row, notifications=sent)
 
 
 async def record_if_known(shipment_id: int, key: str, account: Account | None) -> Done | None:
