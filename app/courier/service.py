@@ -587,12 +587,13 @@ def _local(msgid: str, locale: str) -> str:
     return translations(locale).gettext(msgid)
 
 
-async def _tell(shipment: Shipment, status: Status) -> list[int]:
-    """SMS to the applicant about the shipment's new status, in their language; a handover
-    code or a locker code with it where one is made now."""
-    quiet = status not in TOLD and status not in (Status.OUT_FOR_DELIVERY, Status.IN_LOCKER)
-    if quiet:
-        return []
+def _quiet(status: Status | str) -> bool:
+    return status not in TOLD and status not in (Status.OUT_FOR_DELIVERY, Status.IN_LOCKER)
+
+
+async def _audience(shipment: Shipment) -> tuple[Account, str] | None:
+    """The applicant and the application's code, for the text messages (read before the
+    write transaction: they do not change, and the write lock is held for less)."""
     applicant = await Account.objects().where(Account.id == shipment.applicant).first()
     application = (
         await Application.select(Application.code)
@@ -600,8 +601,21 @@ async def _tell(shipment: Shipment, status: Status) -> list[int]:
         .first()
     )
     if applicant is None or application is None:
+        return None
+    return applicant, applications.display_code(application["code"])
+
+
+async def _tell(
+    shipment: Shipment, status: Status, audience: tuple[Account, str] | None = None
+) -> list[int]:
+    """SMS to the applicant about the shipment's new status, in their language; a handover
+    code or a locker code with it where one is made now."""
+    if _quiet(status):
         return []
-    code = applications.display_code(application["code"])
+    audience = audience or await _audience(shipment)
+    if audience is None:
+        return []
+    applicant, code = audience
     sent = []
     if status in TOLD:
         sent.append(
@@ -735,6 +749,7 @@ async def record(
     assignee: Account | None = None
     if event.action == "assign":
         assignee = await _assignee(event)
+    audience = None if _quiet(found.target) else await _audience(shipment)
     async with write_transaction(f"shipment:{shipment_id}"):
         # Inside the lock: a replay that raced this one is found here.
         earlier = await _existing(event.key)
@@ -798,7 +813,7 @@ async def record(
         )
         await row.save()
         shipment.status, shipment.version = found.target, shipment.version + 1
-        sent = await _tell(shipment, Status(found.target))
+        sent = await _tell(shipment, Status(found.target), audience)
         if found.target == Status.RECEIVED:
             await applications.originals_received(
                 int(shipment.application),
