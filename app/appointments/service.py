@@ -359,7 +359,8 @@ async def availability(
     first, last = window(today(at))
     if not first <= day <= last:
         return []
-    await ensure_slots(place, day)
+    if not await Slot.exists().where(Slot.centre == place.id, Slot.day == day):
+        await ensure_slots(place, day)  # once per centre and day; the nightly job does the rest
     rows = (
         await Slot.select(Slot.id, Slot.starts_at, Slot.ends_at, Slot.capacity, Slot.taken)
         .where(
