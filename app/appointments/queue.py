@@ -157,7 +157,7 @@ async def check_in(booking: Booking, *, at: datetime | None = None) -> Ticket:
     async with write_transaction():
         moved = (
             await Booking.update({Booking.state: BookingState.CHECKED_IN})
-            .where(Booking.id == booking.id, Booking.state == BookingState.CONFIRMED)
+            .where(Booking.id == booking.id, service.may("check_in"))
             .returning(Booking.id)
         )
         if not moved:

@@ -41,6 +41,7 @@ from app.accounts.tables import Account
 from app.applications.workdays import CalendarUnknown
 from app.appointments.tables import (
     ACTIVE_BOOKING,
+    BOOKING_TRANSITIONS,
     Booking,
     BookingState,
     Centre,
@@ -417,8 +418,14 @@ async def _release(where: Where, state: BookingState, at: datetime) -> int:
     return len(rows)
 
 
+def may(event: str) -> Where:
+    """The booking is in a from-state of ``event`` (BOOKING_TRANSITIONS)."""
+    sources, _target = BOOKING_TRANSITIONS[event]
+    return Booking.state.is_in(list(sources))
+
+
 def _expired(at: datetime) -> Where:
-    return (Booking.state == BookingState.HELD) & (Booking.hold_until <= at)  # type: ignore[return-value]
+    return may("expire") & (Booking.hold_until <= at)  # type: ignore[return-value]
 
 
 async def _take(slot_id: int) -> bool:
@@ -616,7 +623,7 @@ async def confirm(
             .where(
                 Booking.id == booking.id,
                 Booking.account == account.id,
-                Booking.state == BookingState.HELD,
+                may("confirm"),
                 Booking.hold_until > at,
             )
             .returning(Booking.id)
@@ -676,7 +683,7 @@ async def cancel(booking: Booking, *, at: datetime | None = None) -> None:
     async with write_transaction():
         ended = await _release(
             (Booking.id == booking.id)  # type: ignore[arg-type]
-            & Booking.state.is_in([BookingState.HELD, BookingState.CONFIRMED]),
+            & may("cancel"),
             BookingState.CANCELLED,
             at,
         )
@@ -721,7 +728,7 @@ async def reschedule(booking: Booking, slot_id: int, *, at: datetime | None = No
                 )
                 .where(
                     Booking.id == booking.id,
-                    Booking.state == BookingState.CONFIRMED,
+                    may("reschedule"),
                     Booking.slot == booking.slot,
                 )
                 .returning(Booking.id)

@@ -105,6 +105,17 @@ class BookingState(StrEnum):
 
 ACTIVE_BOOKING = (BookingState.HELD, BookingState.CONFIRMED, BookingState.CHECKED_IN)
 
+# A booking's transitions: event -> (from-states, to-state). Every change is one conditional
+# UPDATE from the from-states (app/appointments/service.py, queue.py), so two requests can
+# never both make the same move.
+BOOKING_TRANSITIONS: dict[str, tuple[tuple[BookingState, ...], BookingState]] = {
+    "confirm": ((BookingState.HELD,), BookingState.CONFIRMED),  # before hold_until
+    "expire": ((BookingState.HELD,), BookingState.EXPIRED),  # hold_until passed, or replaced
+    "cancel": ((BookingState.HELD, BookingState.CONFIRMED), BookingState.CANCELLED),
+    "reschedule": ((BookingState.CONFIRMED,), BookingState.CONFIRMED),  # another slot
+    "check_in": ((BookingState.CONFIRMED,), BookingState.CHECKED_IN),  # becomes a ticket
+}
+
 
 class Booking(Table, tablename="appointments_booking"):
     """A person's booking of a slot, for a service item or an application."""
