@@ -28,12 +28,21 @@ from app.core.forms import FORM_BODY, Form
 from app.core.i18n import _
 from app.core.security import NO_STORE
 from app.courier import service
-from app.courier.machine import ACTION_LABELS, KIND_LABELS, STATUS_LABELS, Actor, allowed_actions
+from app.courier.machine import (
+    ACTION_LABELS,
+    KIND_LABELS,
+    PROOF_LABELS,
+    STATUS_LABELS,
+    Actor,
+    Proof,
+    allowed_actions,
+)
 from app.courier.service import AddressInput, CourierError, Event
 from app.courier.tables import Kind, Shipment, ShipmentEvent, Status
 from app.notifications.services import send_soon
 
 SAFE_NEXT = ("/applications/",)
+PROOF_VALUES = frozenset(p.value for p in PROOF_LABELS)
 
 
 class AddressForm(Form):
@@ -165,15 +174,20 @@ class Step:
     at: datetime
     label: str
     reason: str
+    photo: int | None  # the handover photo, for the applicant
+    proof: str  # how the handover was proved, localised; "" when no proof
 
 
 def _steps(events: list[ShipmentEvent], *, private: bool) -> list[Step]:
-    """A shipment's timeline: labels and dates; reasons only for the applicant."""
+    """A shipment's timeline: labels and dates; reasons, proofs and photos only for the
+    applicant."""
     return [
         Step(
             at=e.at,
             label=_(ACTION_LABELS.get(e.action, e.action)),
             reason=e.reason if private else "",
+            photo=int(e.photo) if private and e.photo else None,
+            proof=_(PROOF_LABELS[Proof(e.proof)]) if private and e.proof in PROOF_VALUES else "",
         )
         for e in events
     ]

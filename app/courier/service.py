@@ -43,6 +43,7 @@ from app.courier.machine import (
     transition,
 )
 from app.courier.tables import Address, Kind, Shipment, ShipmentEvent, Status
+from app.files import service as files
 from app.files.tables import StoredFile
 from app.notifications.services import notify
 from app.signing.service import prepare, signature_of
@@ -975,3 +976,23 @@ async def stamp(application_id: int) -> int:
         .first()
     )
     return int(row["id"]) if row else 0
+
+
+async def may_read_photo(account: Any, stored: StoredFile) -> bool:
+    """Who else may fetch a handover photo (the courier owns it): the applicant of its
+    shipment, and centre staff who dispatch."""
+    if not stored.purpose.startswith("courier:"):
+        return False
+    event = (
+        await ShipmentEvent.select(ShipmentEvent.shipment.applicant.as_alias("applicant"))
+        .where(ShipmentEvent.photo == stored.id)
+        .first()
+    )
+    if event is None:
+        return False
+    if getattr(account, "role", None) in (Role.FLOOR_MANAGER, Role.ADMIN):
+        return True
+    return int(event["applicant"]) == int(account.id)
+
+
+files.READERS.append(may_read_photo)

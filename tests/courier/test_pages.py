@@ -20,10 +20,6 @@ from tests.courier.people import ORIGINALS, address_of, assigned, items, last_co
 from tests.files.conftest import jpeg
 
 
-async def new_client() -> PageClient:
-    return await PageClient(app=create_app(), base_url="http://tongban.local").__aenter__()
-
-
 async def events_of(shipment: Shipment, action: str) -> int:
     return await ShipmentEvent.count().where(
         ShipmentEvent.shipment == shipment.id, ShipmentEvent.action == action
@@ -297,3 +293,35 @@ async def test_dispatch_assigns_a_courier_and_receives_the_originals(client: Pag
     )
     assert refused.status_code == 409 and "cannot be done" in refused.text
     assert applicant
+
+
+async def test_the_handover_photo_is_the_applicants_to_see_and_nobody_elses(
+    client: PageClient,
+) -> None:
+    rider = await staff_signed_in(client, Role.COURIER)
+    async with PageClient(app=create_app(), base_url="http://tongban.local") as own:
+        me = await citizen_signed_in(own)
+        _applicant, application, shipment = await pickup(me)
+        await assigned(shipment, rider)
+        posted = await client.post(
+            f"/courier/jobs/{shipment.id}/events",
+            files={"photo": ("handover.jpg", jpeg(), "image/jpeg")},
+            data={"key": str(uuid.uuid4()), "action": "pick_up", "proof": "photo"},
+            headers={"x-csrftoken": await token(client), "accept": "application/json"},
+        )
+        assert posted.status_code == 200, posted.text
+        event = (
+            await ShipmentEvent.objects()
+            .where(ShipmentEvent.shipment == shipment.id, ShipmentEvent.action == "pick_up")
+            .first()
+        )
+        assert event is not None and event.photo is not None
+        page = await own.get(f"/applications/{application.id}")
+        assert f'href="/files/{event.photo}"' in page.text and "Handover photo" in page.text
+        assert (await own.get(f"/files/{event.photo}")).status_code == 200
+    async with PageClient(app=create_app(), base_url="http://tongban.local") as stranger:
+        await citizen_signed_in(stranger)
+        assert (await stranger.get(f"/files/{event.photo}")).status_code == 404
+    async with PageClient(app=create_app(), base_url="http://tongban.local") as boss:
+        await staff_signed_in(boss, Role.FLOOR_MANAGER, "赵巡查")
+        assert (await boss.get(f"/files/{event.photo}")).status_code == 200
