@@ -5,6 +5,8 @@ SQLite and on PostgreSQL (TONGBAN_TEST_DATABASE_URL)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -16,8 +18,22 @@ from tests.appointments.people import PURPOSE, centre, person, slot, taken
 TRIES = 40
 
 
+class NoGate:
+    """No per-process queue: every try goes straight to the database, as tries from several
+    web processes do, so the conditional UPDATE alone must keep the count."""
+
+    @asynccontextmanager
+    async def __call__(self, slot_id: int) -> AsyncIterator[None]:
+        yield
+
+
+@pytest.mark.parametrize("gated", [True, False], ids=["gated", "ungated"])
 @pytest.mark.parametrize(("capacity", "already"), [(5, 0), (20, 17)], ids=["five", "last-three"])
-async def test_concurrent_holds_book_exactly_the_places_left(capacity: int, already: int) -> None:
+async def test_concurrent_holds_book_exactly_the_places_left(
+    capacity: int, already: int, gated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not gated:
+        monkeypatch.setattr(service, "_gate", NoGate())
     place = await centre()
     one = await slot(place, capacity=capacity)
     for _n in range(already):
@@ -32,7 +48,9 @@ async def test_concurrent_holds_book_exactly_the_places_left(capacity: int, alre
     refused = [r for r in results if isinstance(r, BookingError)]
     assert len(won) + len(refused) == TRIES, [r for r in results if isinstance(r, Exception)]
     assert len(won) == capacity - already
-    assert {error.code for error in refused} == {"full"}
+    # Ungated on SQLite a try may wait past the busy timeout: refused as "busy", never a 500.
+    assert {error.code for error in refused} <= {"full", "busy"}
+    assert sum(error.code == "full" for error in refused) >= (TRIES - capacity + already) // 2
     assert all(error.message for error in refused)
     assert await taken(one.id) == capacity
     held = await Booking.count().where(Booking.slot == one.id, Booking.state == BookingState.HELD)
