@@ -351,13 +351,16 @@ async def book(
 @get("/bookings", name="bookings", guards=[requires_signed_in])
 async def my_bookings(request: Request[Any, Any, Any]) -> Template:
     account = await _signed(request)
+    now = service.utcnow()
     rows = [
         {
             "id": row["id"],
             "title": row["title_zh"] if _zh() else row["title_en"],
             "centre": row["centre_zh"] if _zh() else row["centre_en"],
             "when": f"{_day_label(row['day'])} {_time(row['starts_at'])}",
-            "state": _(STATE_LABELS[BookingState(row["state"])]),
+            "state": _("Time passed")
+            if row["state"] == BookingState.CONFIRMED and row["starts_at"] < now
+            else _(STATE_LABELS[BookingState(row["state"])]),
         }
         for row in await service.bookings_of(int(account.id))
     ]

@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 
 from app.appointments import queue, service
-from app.appointments.tables import Booking, BookingState, Ticket
+from app.appointments.tables import Booking, BookingState, Slot, Ticket
 from app.core.ratelimit import add_hit
 from app.notifications.tables import Notification
 from tests.appointments.helpers import citizen_signed_in, post_form, slot_ids
@@ -197,3 +197,18 @@ async def test_public_centre_pages(client: PageClient) -> None:
     board = await client.get(f"/centres/{place.id}/board")
     assert board.status_code == 200 and board.headers["refresh"] == "30"
     assert (await client.get("/centres/999999")).status_code == 404
+
+
+async def test_my_bookings_lists_mine_and_marks_a_time_gone_by(client: PageClient) -> None:
+    person = await citizen_signed_in(client)
+    place = await centre()
+    booking_path = (await _hold(client, int(place.id))).headers["location"]
+    await post_form(client, booking_path, f"{booking_path}/confirm")
+    listing = await client.get("/bookings")
+    assert f'href="{booking_path}"' in listing.text and "Booked" in listing.text
+    row = await Booking.objects().where(Booking.account == person.id).first()
+    assert row is not None
+    await Slot.update({Slot.starts_at: service.utcnow() - timedelta(hours=3)}).where(
+        Slot.id == row.slot
+    )
+    assert "Time passed" in (await client.get("/bookings")).text
