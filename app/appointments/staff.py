@@ -54,7 +54,8 @@ def _zh(request: Request[Any, Any, Any]) -> bool:
 
 
 @get("/counter", name="counter", guards=OFFICER)
-async def counter_page(request: Request[Any, Any, Any]) -> Template:
+async def counter_page(request: HTMXRequest) -> Template:
+    """The counter; to htmx (every 10 s) only the list of who is waiting for it."""
     counter = await _counter(request)
     if counter is None:
         places = await service.centres()
@@ -64,10 +65,11 @@ async def counter_page(request: Request[Any, Any, Any]) -> Template:
             code: group.name_zh if zh else group.name_en
             for code, group in (await service.groups()).items()
         }
+        # Left in another tab while this one polls: htmx reloads the whole page.
         return Template(
             template_name="appointments/counter_choose.html",
             context={"centres": places, "counters": counters, "group_names": names},
-            headers=NO_STORE,
+            headers={**NO_STORE, "HX-Refresh": "true"} if request.htmx else NO_STORE,
         )
     place = await Centre.objects().where(Centre.id == counter.centre).first()
     assert place is not None
@@ -76,7 +78,9 @@ async def counter_page(request: Request[Any, Any, Any]) -> Template:
     now = service.utcnow()
     waiting = await queue.waiting(int(counter.centre), list(counter.groups), now)
     return Template(
-        template_name="appointments/counter.html",
+        template_name=(
+            "appointments/_counter_waiting.html" if request.htmx else "appointments/counter.html"
+        ),
         context={
             "counter": counter,
             "centre": place,

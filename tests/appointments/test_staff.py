@@ -42,6 +42,8 @@ async def test_officer_calls_the_next_number_and_the_citizen_sees_it(client: Pag
     assert chosen.status_code == 303  # type: ignore[attr-defined]
     page = await client.get("/counter")
     assert "Counter 1" in page.text and queue.label(ticket.prefix, ticket.number) in page.text
+    fragment = await client.get("/counter", headers={"HX-Request": "true"})
+    assert 'id="counter-waiting"' in fragment.text and "<html" not in fragment.text
     called = await post_form(client, "/counter", "/counter/next")
     assert called.status_code == 303  # type: ignore[attr-defined]
     page = await client.get("/counter")
