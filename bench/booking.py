@@ -78,7 +78,7 @@ async def _people(count: int, redis_url: str) -> list[str]:
 
 async def _slot(places: int) -> tuple[int, int]:
     """A centre open around the clock with one slot tomorrow of ``places`` places."""
-    from app.appointments.service import DAY_KINDS, today
+    from app.appointments.slots import DAY_KINDS, today
     from app.appointments.tables import Centre, Counter, Slot
 
     centre = Centre(

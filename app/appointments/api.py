@@ -21,7 +21,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, Parameter
 from litestar.response import Response
 
-from app.appointments import service
+from app.appointments import slots
 from app.catalogue.api import ApiError
 from app.core.errors import BadInput, api_error_response
 from app.core.i18n import _
@@ -82,7 +82,7 @@ async def centre_slots(
     date: DateParam,
     group: GroupParam = None,
 ) -> CentreSlots:
-    place = await service.centre(centre_id)
+    place = await slots.centre(centre_id)
     if place is None:
         raise UnknownCentre(detail=_("No service centre has this id."))
     try:
@@ -91,7 +91,7 @@ async def centre_slots(
         day = None
     if day is None:
         raise BadInput(detail=_("date must be a day written YYYY-MM-DD, e.g. 2026-03-02."))
-    first, last = service.window()
+    first, last = slots.window()
     if not first <= day <= last:
         raise BadInput(
             detail=_(
@@ -100,15 +100,15 @@ async def centre_slots(
                 last=last.isoformat(),
             )
         )
-    offered = {code for c in await service.counters_of(int(place.id)) for code in c.groups}
-    groups = [g for g in (await service.groups()).values() if g.code in offered]
+    offered = {code for c in await slots.counters_of(int(place.id)) for code in c.groups}
+    groups = [g for g in (await slots.groups()).values() if g.code in offered]
     if group is not None:
         groups = [g for g in groups if g.code == group]
         if not groups:
             raise BadInput(detail=_("group is not a service group of this centre."))
     out = []
     for found in groups:
-        free = await service.availability(place, day, found.code)
+        free = await slots.availability(place, day, found.code)
         out.append(
             GroupSlots(
                 group=found.code,
@@ -123,7 +123,7 @@ async def centre_slots(
         name_zh=place.name_zh,
         name_en=place.name_en,
         date=day,
-        open=bool(service.is_open(service.hours_of(place), day)),
+        open=bool(slots.is_open(slots.hours_of(place), day)),
         groups=out,
     )
 

@@ -25,7 +25,7 @@ from app.accounts import services as accounts
 from app.accounts.guards import requires_signed_in
 from app.accounts.tables import Account
 from app.applications import service as applications
-from app.appointments import queue, service
+from app.appointments import queue, service, slots
 from app.appointments.service import BookingError, Purpose
 from app.appointments.tables import Booking, BookingState, Centre, Slot, Ticket, TicketState
 from app.catalogue import services as catalogue
@@ -85,7 +85,7 @@ async def _signed(request: Request[Any, Any, Any]) -> Account:
 
 
 async def _centre(centre_id: int) -> Centre:
-    found = await service.centre(centre_id)
+    found = await slots.centre(centre_id)
     if found is None:
         raise NotFoundException()
     return found
@@ -101,13 +101,13 @@ def _parse_day(text: str | None) -> date | None:
 
 
 def _hours_lines(place: Centre) -> list[tuple[str, str]]:
-    hours = service.hours_of(place)
+    hours = slots.hours_of(place)
     return [
         (
             _(DAY_KIND_LABELS[kind]),
             "、".join(hours[kind]) if _zh() else ", ".join(hours[kind]),
         )
-        for kind in service.DAY_KINDS
+        for kind in slots.DAY_KINDS
         if hours.get(kind)
     ]
 
@@ -131,7 +131,7 @@ def _time(moment: datetime) -> str:
 
 async def _purpose(
     request: Request[Any, Any, Any], account: Account, item: str, application: int
-) -> tuple[Purpose, service.Group] | None:
+) -> tuple[Purpose, slots.Group] | None:
     """The item or the person's own application a booking is for, with its service group."""
     if application:
         found = await applications.application_of(int(account.id), application)
@@ -143,7 +143,7 @@ async def _purpose(
         department = await _department_code(int(cases[0].department))
         entries = await applications.entries_of(int(found.id))
         materials = [{"zh": e.name_zh, "en": e.name_en} for e in entries]
-        group = await service.group_of_department(department)
+        group = await slots.group_of_department(department)
         if group is None:
             return None
         return (
@@ -153,7 +153,7 @@ async def _purpose(
     detail = await catalogue.get_item(request.app.state.redis, item[:60]) if item else None
     if detail is None:
         return None
-    group = await service.group_of_department(detail.department)
+    group = await slots.group_of_department(detail.department)
     if group is None:
         return None
     materials = [
@@ -180,7 +180,7 @@ def _purpose_query(item: str, application: int) -> str:
 
 @get("/centres", name="centres")
 async def centres_page() -> Template:
-    places = await service.centres()
+    places = await slots.centres()
     return Template(
         template_name="appointments/centres.html",
         context={"centres": places, "hours": {c.id: _hours_lines(c) for c in places}},
@@ -190,7 +190,7 @@ async def centres_page() -> Template:
 @get("/centres/{centre_id:int}", name="centre")
 async def centre_page(centre_id: FromPath[int]) -> Template:
     place = await _centre(centre_id)
-    today_open = service.is_open(service.hours_of(place), service.today())
+    today_open = slots.is_open(slots.hours_of(place), slots.today())
     return Template(
         template_name="appointments/centre.html",
         context={"centre": place, "hours": _hours_lines(place), "open_today": today_open},
@@ -212,7 +212,7 @@ async def choose_centre(
             "purpose": found[0] if found else None,
             "group": found[1] if found else None,
             "query": _purpose_query(item, application),
-            "centres": await service.centres() if found else [],
+            "centres": await slots.centres() if found else [],
         },
         headers=NO_STORE,
     )
@@ -227,7 +227,7 @@ class DayChoice:
 
 async def _slot_context(place: Centre, group: str, day_text: str | None) -> dict[str, Any]:
     days = [
-        DayChoice(day, _day_label(day), is_open) for day, is_open in await service.open_days(place)
+        DayChoice(day, _day_label(day), is_open) for day, is_open in await slots.open_days(place)
     ]
     asked = _parse_day(day_text)
     error = ""
@@ -235,15 +235,15 @@ async def _slot_context(place: Centre, group: str, day_text: str | None) -> dict
         error = _("That date is not valid. Choose one of the days shown.")
     chosen = asked if asked in {d.day for d in days} else None
     if asked is not None and chosen is None:
-        error = _("Bookings open %(days)s days ahead at most.", days=service.WINDOW_DAYS)
-    free: list[service.Free] = []
+        error = _("Bookings open %(days)s days ahead at most.", days=slots.WINDOW_DAYS)
+    free: list[slots.Free] = []
     if chosen is None:
         for choice in days:
-            if choice.open and (free := await service.availability(place, choice.day, group)):
+            if choice.open and (free := await slots.availability(place, choice.day, group)):
                 chosen = choice.day
                 break
     else:
-        free = await service.availability(place, chosen, group)
+        free = await slots.availability(place, chosen, group)
     return {
         "days": days,
         "chosen": chosen,
@@ -331,7 +331,7 @@ async def book(
         return Redirect(back, status_code=303)
     slot = (
         await Slot.objects().where(Slot.id == data.slot).first()
-        if 0 < data.slot <= service.MAX_ID
+        if 0 < data.slot <= slots.MAX_ID
         else None
     )
     if slot is None or slot.centre != place.id or slot.group != found[1].code:
@@ -351,7 +351,7 @@ async def book(
 @get("/bookings", name="bookings", guards=[requires_signed_in])
 async def my_bookings(request: Request[Any, Any, Any]) -> Template:
     account = await _signed(request)
-    now = service.utcnow()
+    now = slots.utcnow()
     rows = [
         {
             "id": row["id"],
@@ -383,7 +383,7 @@ async def _booking_page(
     slot = await Slot.objects().where(Slot.id == booking.slot).first()
     place = await Centre.objects().where(Centre.id == booking.centre).output(load_json=True).first()
     assert slot is not None and place is not None
-    now = service.utcnow()
+    now = slots.utcnow()
     ticket = await queue.ticket_of_booking(int(booking.id))
     in_slot = slot.starts_at - service.EARLY_CHECKIN <= now < slot.ends_at
     return Template(
@@ -464,7 +464,7 @@ async def _reschedule_page(
 ) -> Template:
     place = await Centre.objects().where(Centre.id == booking.centre).output(load_json=True).first()
     assert place is not None
-    groups = await service.groups()
+    groups = await slots.groups()
     context = await _slot_context(place, booking.group, day_text)
     return Template(
         template_name="appointments/slots.html",
@@ -617,15 +617,15 @@ async def walk_in_page(centre_id: FromPath[int]) -> Template:
     """The centre's QR at the entrance leads here: take a number, no booking needed."""
     place = await _centre(centre_id)
     offered = {
-        code for counter in await service.counters_of(int(place.id)) for code in counter.groups
+        code for counter in await slots.counters_of(int(place.id)) for code in counter.groups
     }
-    groups = [g for g in (await service.groups()).values() if g.code in offered]
+    groups = [g for g in (await slots.groups()).values() if g.code in offered]
     return Template(
         template_name="appointments/walk_in.html",
         context={
             "centre": place,
             "groups": groups,
-            "open_today": service.is_open(service.hours_of(place), service.today()),
+            "open_today": slots.is_open(slots.hours_of(place), slots.today()),
         },
         headers=NO_STORE,
     )
@@ -686,7 +686,7 @@ async def ticket_page(request: HTMXRequest, ref: FromPath[str]) -> Template:
 
         found = await Counter.select(Counter.number).where(Counter.id == ticket.counter).first()
         counter = found["number"] if found else None
-    groups = await service.groups()
+    groups = await slots.groups()
     group = groups.get(ticket.group)
     context = {
         "ticket": ticket,
@@ -710,7 +710,7 @@ async def hall_board(request: HTMXRequest, centre_id: FromPath[int]) -> Template
     place = await _centre(centre_id)
     rows = [
         {"number": queue.label(row["prefix"], row["number"]), "counter": row["counter"]}
-        for row in await queue.called_numbers(int(place.id), service.today())
+        for row in await queue.called_numbers(int(place.id), slots.today())
     ]
     name = "appointments/_board.html" if request.htmx else "appointments/board.html"
     return Template(

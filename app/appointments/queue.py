@@ -20,8 +20,9 @@ from datetime import date, datetime
 from typing import Any
 
 from app.accounts.tables import Account
-from app.appointments import service
-from app.appointments.service import BookingError, utcnow
+from app.appointments import service, slots
+from app.appointments.service import BookingError
+from app.appointments.slots import utcnow
 from app.appointments.tables import (
     Booking,
     BookingState,
@@ -88,7 +89,7 @@ async def _draw(centre_id: int, day: date, prefix: str) -> int:
 
 async def _issue(
     centre_id: int,
-    group: service.Group,
+    group: slots.Group,
     day: date,
     *,
     account_id: int | None,
@@ -115,15 +116,15 @@ async def _issue(
 
 async def walk_in(place: Centre, group_code: str, account_id: int | None) -> Ticket:
     """A number taken at the centre (its QR page): no booking, no daily cap."""
-    group = (await service.groups()).get(group_code)
-    counters = await service.counters_of(int(place.id))
+    group = (await slots.groups()).get(group_code)
+    counters = await slots.counters_of(int(place.id))
     if group is None or not any(group.code in counter.groups for counter in counters):
         raise BookingError("no_group", _("Choose one of the services this centre offers."))
     at = utcnow()
-    if service.is_open(service.hours_of(place), service.today(at)) is False:
+    if slots.is_open(slots.hours_of(place), slots.today(at)) is False:
         raise BookingError("closed", _("The centre is closed today."))
     async with write_transaction():
-        ticket = await _issue(int(place.id), group, service.today(at), account_id=account_id)
+        ticket = await _issue(int(place.id), group, slots.today(at), account_id=account_id)
     log.info("ticket_walk_in_success", ticket_id=ticket.id, centre_id=place.id)
     return ticket
 
@@ -153,7 +154,7 @@ async def check_in(booking: Booking, *, at: datetime | None = None) -> Ticket:
             "late",
             _("Your booked time is over. Please take a number at the centre instead."),
         )
-    group = (await service.groups())[booking.group]
+    group = (await slots.groups())[booking.group]
     async with write_transaction():
         moved = (
             await Booking.update({Booking.state: BookingState.CHECKED_IN})
@@ -165,7 +166,7 @@ async def check_in(booking: Booking, *, at: datetime | None = None) -> Ticket:
         ticket = await _issue(
             int(booking.centre),
             group,
-            service.today(at),
+            slots.today(at),
             account_id=int(booking.account),
             booking=booking,
             slot=slot,
@@ -199,7 +200,7 @@ async def waiting(centre_id: int, groups: list[str], at: datetime) -> list[dict[
         Ticket.account.name.as_alias("name"),
     ).where(
         Ticket.centre == centre_id,
-        Ticket.day == service.today(at),
+        Ticket.day == slots.today(at),
         Ticket.state == TicketState.WAITING,
         Ticket.group.is_in(groups or [""]),
     )
@@ -276,7 +277,7 @@ async def act(
 ) -> list[int]:
     """Recall, serve or mark a no-show the ticket this counter called; SMS ids (recall)."""
     at = at or utcnow()
-    if event not in ("recall", "serve", "no_show") or not 0 < ticket_id <= service.MAX_ID:
+    if event not in ("recall", "serve", "no_show") or not 0 < ticket_id <= slots.MAX_ID:
         raise BookingError("refused", _("That cannot be done to this number now."))
     sources, target = TRANSITIONS[event]
     values: dict[Any, Any] = {Ticket.state: target}
@@ -341,7 +342,7 @@ async def standing(ticket: Ticket, default_minutes: int, *, at: datetime | None 
     ahead = next((n for n, row in enumerate(queue) if row["id"] == ticket.id), len(queue))
     counters = sum(
         1
-        for counter in await service.counters_of(int(ticket.centre))
+        for counter in await slots.counters_of(int(ticket.centre))
         if ticket.group in counter.groups
     )
     average = await average_service_minutes(
@@ -387,8 +388,8 @@ async def wait_board(
     """For floor managers: every waiting ticket with its wait so far (longest first), and the
     average wait (issue to call) per group today."""
     at = at or utcnow()
-    day = service.today(at)
-    group_codes = list(await service.groups())
+    day = slots.today(at)
+    group_codes = list(await slots.groups())
     rows = await waiting(centre_id, group_codes, at)
     board = []
     for row in rows:

@@ -18,7 +18,7 @@ from litestar.response import Redirect, Response, Template
 
 from app.accounts.guards import requires_passkey_session, requires_role
 from app.accounts.tables import Role
-from app.appointments import queue, service
+from app.appointments import queue, slots
 from app.appointments.service import BookingError
 from app.appointments.tables import Centre, Counter
 from app.core.flash import flash
@@ -39,7 +39,7 @@ class CounterForm(Form):
 
 async def _counter(request: Request[Any, Any, Any]) -> Counter | None:
     chosen = request.session.get(SESSION_KEY)
-    if not isinstance(chosen, int) or not 0 < chosen <= service.MAX_ID:
+    if not isinstance(chosen, int) or not 0 < chosen <= slots.MAX_ID:
         return None
     found: Counter | None = (
         await Counter.objects().where(Counter.id == chosen).output(load_json=True).first()
@@ -58,12 +58,12 @@ async def counter_page(request: HTMXRequest) -> Template:
     """The counter; to htmx (every 10 s) only the list of who is waiting for it."""
     counter = await _counter(request)
     if counter is None:
-        places = await service.centres()
-        counters = {int(place.id): await service.counters_of(int(place.id)) for place in places}
+        places = await slots.centres()
+        counters = {int(place.id): await slots.counters_of(int(place.id)) for place in places}
         zh = _zh(request)
         names = {
             code: group.name_zh if zh else group.name_en
-            for code, group in (await service.groups()).items()
+            for code, group in (await slots.groups()).items()
         }
         # Left in another tab while this one polls: htmx reloads the whole page.
         return Template(
@@ -73,9 +73,9 @@ async def counter_page(request: HTMXRequest) -> Template:
         )
     place = await Centre.objects().where(Centre.id == counter.centre).first()
     assert place is not None
-    groups = await service.groups()
+    groups = await slots.groups()
     current = await queue.current_at(counter)
-    now = service.utcnow()
+    now = slots.utcnow()
     waiting = await queue.waiting(int(counter.centre), list(counter.groups), now)
     return Template(
         template_name=(
@@ -105,7 +105,7 @@ async def counter_page(request: HTMXRequest) -> Template:
 async def choose_counter(
     request: Request[Any, Any, Any], data: Annotated[CounterForm, FORM_BODY]
 ) -> Response[Any]:
-    if not 0 < data.counter <= service.MAX_ID or not await Counter.exists().where(
+    if not 0 < data.counter <= slots.MAX_ID or not await Counter.exists().where(
         Counter.id == data.counter
     ):
         flash(request, _("Choose one of the counters listed."), "error")
@@ -172,7 +172,7 @@ async def act(
 async def floor_page() -> Template:
     return Template(
         template_name="appointments/floor.html",
-        context={"centres": await service.centres()},
+        context={"centres": await slots.centres()},
         headers=NO_STORE,
     )
 
@@ -181,12 +181,12 @@ async def floor_page() -> Template:
 async def floor_board(request: HTMXRequest, centre_id: FromPath[int]) -> Template:
     """Every waiting person with their wait so far; over the long-wait setting highlighted
     (a floor manager walks up to them). htmx refreshes the list every 10 s."""
-    place = await service.centre(centre_id)
+    place = await slots.centre(centre_id)
     if place is None:
         raise NotFoundException()
     settings = request.app.state.settings
     rows, averages = await queue.wait_board(int(place.id), settings.appointments_long_wait_minutes)
-    groups = await service.groups()
+    groups = await slots.groups()
     zh = _zh(request)
     context = {
         "centre": place,

@@ -18,7 +18,7 @@ from typing import Any
 
 from arq import cron
 
-from app.appointments import service
+from app.appointments import service, slots
 from app.appointments.tables import Booking, BookingState
 from app.core.logging import get_logger
 from app.core.transactions import write_transaction
@@ -88,7 +88,7 @@ async def _remind(ids: list[int], flag: Any) -> list[int]:
 
 
 async def remind_day_before(ctx: dict[str, Any], today: date | None = None) -> int:
-    tomorrow = (today or service.today()) + timedelta(days=1)
+    tomorrow = (today or slots.today()) + timedelta(days=1)
     ids = [
         int(row["id"])
         for row in await Booking.select(Booking.id).where(
@@ -104,12 +104,12 @@ async def remind_day_before(ctx: dict[str, Any], today: date | None = None) -> i
 
 
 async def remind_hour_before(ctx: dict[str, Any], at: datetime | None = None) -> int:
-    at = at or service.utcnow()
+    at = at or slots.utcnow()
     ids = [
         int(row["id"])
         for row in await Booking.select(Booking.id).where(
             Booking.state == BookingState.CONFIRMED,
-            Booking.day.is_in([service.today(at), service.today(at + timedelta(hours=1))]),
+            Booking.day.is_in([slots.today(at), slots.today(at + timedelta(hours=1))]),
             Booking.reminded_hour == False,  # noqa: E712
             Booking.slot.starts_at > at,
             Booking.slot.starts_at <= at + timedelta(hours=1),
@@ -128,8 +128,8 @@ async def sweep_holds(ctx: dict[str, Any]) -> int:
 
 async def extend_slots(ctx: dict[str, Any]) -> int:
     made = 0
-    for place in await service.centres():
-        made += await service.ensure_window(place)
+    for place in await slots.centres():
+        made += await slots.ensure_window(place)
     log.info("slots_extend_success", created=made)
     return made
 

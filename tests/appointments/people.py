@@ -6,8 +6,9 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 
 from app.accounts.tables import Account, Role
-from app.appointments import service
-from app.appointments.service import DAY_KINDS, Purpose
+from app.appointments import slots
+from app.appointments.service import Purpose
+from app.appointments.slots import DAY_KINDS
 from app.appointments.tables import Centre, Counter, Slot
 from tests.accounts.test_sms_signin import fresh_phone
 
@@ -54,7 +55,7 @@ async def centre(
         await Counter(
             centre=place.id, number=number, groups=list(groups), key=f"{place.id}:{number}"
         ).save()
-    found = await service.centre(int(place.id))
+    found = await slots.centre(int(place.id))
     assert found is not None
     return found
 
@@ -69,7 +70,7 @@ async def slot(
     row = Slot(
         centre=place.id,
         group=group,
-        day=service.today(start),
+        day=slots.today(start),
         starts_at=start,
         ends_at=start + timedelta(minutes=30),
         capacity=capacity,
@@ -87,4 +88,4 @@ async def taken(slot_id: int) -> int:
 
 
 def tomorrow() -> date:
-    return service.today() + timedelta(days=1)
+    return slots.today() + timedelta(days=1)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.appointments import service
+from app.appointments import slots
 from tests.appointments.people import centre
 from tests.conftest import PageClient
 
 
 async def test_slots_of_a_day_as_json(client: PageClient) -> None:
     place = await centre()
-    day = service.today() + timedelta(days=2)
+    day = slots.today() + timedelta(days=2)
     answer = await client.get(f"/api/v1/centres/{place.id}/slots?date={day.isoformat()}")
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -28,16 +28,16 @@ async def test_slots_of_a_day_as_json(client: PageClient) -> None:
 
 async def test_bad_dates_are_400_with_a_message(client: PageClient) -> None:
     place = await centre()
-    far = service.today() + timedelta(days=service.WINDOW_DAYS + 1)
+    far = slots.today() + timedelta(days=slots.WINDOW_DAYS + 1)
     for query in ("date=tomorrow", "date=2026-02-30", f"date={far}", "", "date=2026-1-1"):
         answer = await client.get(f"/api/v1/centres/{place.id}/slots?{query}")
         assert answer.status_code == 400, (query, answer.text)
         assert "date" in answer.json()["detail"]
     wrong_group = await client.get(
-        f"/api/v1/centres/{place.id}/slots?date={service.today()}&group=police"
+        f"/api/v1/centres/{place.id}/slots?date={slots.today()}&group=police"
     )
     assert wrong_group.status_code == 400
-    unknown = await client.get(f"/api/v1/centres/999999/slots?date={service.today()}")
+    unknown = await client.get(f"/api/v1/centres/999999/slots?date={slots.today()}")
     assert unknown.status_code == 404 and unknown.json()["detail"]
 
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.appointments import service
-from app.appointments.service import BookingError, utcnow
+from app.appointments import service, slots
+from app.appointments.service import BookingError
+from app.appointments.slots import utcnow
 from app.appointments.tables import Booking, BookingState
 from app.notifications.tables import Notification
 from tests.appointments.people import PURPOSE, centre, person, slot, taken
@@ -48,9 +49,9 @@ async def test_an_expired_hold_frees_its_place_without_any_sweep() -> None:
         await service.hold(second, int(one.id), PURPOSE)
     assert refused.value.code == "full"
     later = utcnow() + service.HOLD + timedelta(seconds=1)
-    free = await service.availability(place, one.day, "market", at=later - timedelta(hours=1))
+    free = await slots.availability(place, one.day, "market", at=later - timedelta(hours=1))
     assert [s.free for s in free if s.id == one.id] == [0]
-    free = await service.availability(place, one.day, "market", at=later)
+    free = await slots.availability(place, one.day, "market", at=later)
     assert [s.free for s in free if s.id == one.id] == [1]  # counted free before reclaiming
     again = await service.hold(second, int(one.id), PURPOSE, at=later)
     assert again.state == BookingState.HELD and await taken(one.id) == 1

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 
-from app.appointments import queue, service
+from app.appointments import queue, slots
 from app.appointments.tables import Booking, BookingState, Slot, Ticket
 from app.core.ratelimit import add_hit
 from app.notifications.tables import Notification
@@ -147,7 +147,7 @@ async def test_check_in_by_the_qr_link_gives_a_ticket_that_shows_its_place(
 ) -> None:
     await citizen_signed_in(client)
     place = await centre()
-    soon = await slot(place, capacity=2, starts_at=service.utcnow() + timedelta(minutes=10))
+    soon = await slot(place, capacity=2, starts_at=slots.utcnow() + timedelta(minutes=10))
     booking_path = (await _hold(client, int(place.id), int(soon.id))).headers["location"]
     await post_form(client, booking_path, f"{booking_path}/confirm")
     page = await client.get(booking_path)
@@ -208,7 +208,7 @@ async def test_my_bookings_lists_mine_and_marks_a_time_gone_by(client: PageClien
     assert f'href="{booking_path}"' in listing.text and "Booked" in listing.text
     row = await Booking.objects().where(Booking.account == person.id).first()
     assert row is not None
-    await Slot.update({Slot.starts_at: service.utcnow() - timedelta(hours=3)}).where(
+    await Slot.update({Slot.starts_at: slots.utcnow() - timedelta(hours=3)}).where(
         Slot.id == row.slot
     )
     assert "Time passed" in (await client.get("/bookings")).text

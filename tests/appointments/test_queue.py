@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.appointments import queue, service
-from app.appointments.service import BookingError, utcnow
+from app.appointments import queue, service, slots
+from app.appointments.service import BookingError
+from app.appointments.slots import utcnow
 from app.appointments.tables import Counter, Ticket, TicketSequence, TicketState
 from app.notifications.tables import Notification
 from tests.appointments.people import PURPOSE, centre, person, slot
@@ -86,7 +87,7 @@ async def test_recall_three_times_then_no_show_and_serve() -> None:
 
 async def test_numbers_have_no_daily_cap() -> None:
     place = await centre()
-    key = f"{place.id}:{service.today().isoformat()}:A"
+    key = f"{place.id}:{slots.today().isoformat()}:A"
     await TicketSequence.insert(TicketSequence(key=key, last=999))
     ticket = await queue.walk_in(place, "market", None)
     assert ticket.number == 1000 and queue.label(ticket.prefix, ticket.number) == "A1000"

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from app.accounts.tables import Role
 from app.appointments import queue
-from app.appointments.service import utcnow
+from app.appointments.slots import utcnow
 from app.appointments.tables import Counter, Ticket
 from tests.accounts.helpers import sign_in
 from tests.accounts.test_sms_signin import fresh_phone

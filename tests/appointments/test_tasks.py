@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from app.appointments import service, tasks
-from app.appointments.service import utcnow
+from app.appointments import service, slots, tasks
+from app.appointments.slots import utcnow
 from app.appointments.tables import Slot
 from app.notifications.tables import Notification
 from tests.appointments.people import PURPOSE, centre, person, slot
@@ -66,6 +66,6 @@ def test_materials_text_is_short_in_both_languages() -> None:
 
 async def test_extend_slots_fills_the_window_once(redis: Any) -> None:
     place = await centre()
-    made = await service.ensure_window(place)
-    assert made > 0 and await service.ensure_window(place) == 0
+    made = await slots.ensure_window(place)
+    assert made > 0 and await slots.ensure_window(place) == 0
     assert await Slot.count().where(Slot.centre == place.id) == made

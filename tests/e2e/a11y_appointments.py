@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
-from app.appointments import queue, service
+from app.appointments import queue, service, slots
 from app.appointments.tables import Booking, Centre
 from tests.e2e.axe import AxeNet
 from tests.e2e.visits import Flow, Visit
@@ -66,8 +66,8 @@ async def _audit_booking(pages: dict[str, Page], axe: AxeNet, base: str) -> None
 
     place = await Centre.objects().where(Centre.id == 1).output(load_json=True).first()
     assert place is not None
-    group = (await service.groups())["market"]
-    ticket = await queue._issue(1, group, service.today(), account_id=None)
+    group = (await slots.groups())["market"]
+    ticket = await queue._issue(1, group, slots.today(), account_id=None)
     await page.goto(f"{base}/tickets/{queue.ticket_ref(int(ticket.id))}")
     await expect(page.locator("#ticket-status")).to_be_visible()
     await axe.audit(page)

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, expect
 from app.accounts.services import create_account
 from app.accounts.tables import Role
 from app.appointments import tasks
-from app.appointments.service import DAY_KINDS
+from app.appointments.slots import DAY_KINDS
 from app.appointments.tables import Centre, Counter
 from app.core.redis import make_client
 from tests.conftest import REDIS_URL, ServerProcess
