@@ -18,7 +18,6 @@ import segno
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
-from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Response, Template
 
 from app.accounts import services as accounts
@@ -27,7 +26,7 @@ from app.accounts.tables import Account
 from app.applications import service as applications
 from app.appointments import queue, service, slots
 from app.appointments.service import BookingError, Purpose
-from app.appointments.tables import Booking, BookingState, Centre, Slot, Ticket, TicketState
+from app.appointments.tables import Booking, BookingState, Centre, Slot
 from app.catalogue import services as catalogue
 from app.core.context import current as request_context
 from app.core.display import LOCAL_ZONE
@@ -45,12 +44,6 @@ STATE_LABELS = {
     BookingState.CANCELLED: N_("Cancelled"),
     BookingState.EXPIRED: N_("Not confirmed in time"),
 }
-TICKET_LABELS = {
-    TicketState.WAITING: N_("Waiting"),
-    TicketState.CALLED: N_("Called"),
-    TicketState.SERVED: N_("Served"),
-    TicketState.NO_SHOW: N_("Missed"),
-}
 DAY_KIND_LABELS = {
     "workday": N_("Working days"),
     "saturday": N_("Saturdays"),
@@ -66,15 +59,11 @@ class SlotForm(Form):
     application: int = 0
 
 
-class GroupForm(Form):
-    group: str = ""
-
-
 def _zh() -> bool:
     return request_context().locale == "zh-Hans"
 
 
-def _name(obj: Any, field: str = "name") -> str:
+def local_name(obj: Any, field: str = "name") -> str:
     return str(getattr(obj, f"{field}_zh" if _zh() else f"{field}_en"))
 
 
@@ -84,7 +73,7 @@ async def _signed(request: Request[Any, Any, Any]) -> Account:
     return signed.account
 
 
-async def _centre(centre_id: int) -> Centre:
+async def centre_or_404(centre_id: int) -> Centre:
     found = await slots.centre(centre_id)
     if found is None:
         raise NotFoundException()
@@ -100,7 +89,7 @@ def _parse_day(text: str | None) -> date | None:
         return None
 
 
-def _hours_lines(place: Centre) -> list[tuple[str, str]]:
+def hours_lines(place: Centre) -> list[tuple[str, str]]:
     hours = slots.hours_of(place)
     return [
         (
@@ -175,28 +164,6 @@ def _purpose_query(item: str, application: int) -> str:
     return f"application={application}" if application else f"item={item}"
 
 
-# ---------------------------------------------------------------- centres
-
-
-@get("/centres", name="centres")
-async def centres_page() -> Template:
-    places = await slots.centres()
-    return Template(
-        template_name="appointments/centres.html",
-        context={"centres": places, "hours": {c.id: _hours_lines(c) for c in places}},
-    )
-
-
-@get("/centres/{centre_id:int}", name="centre")
-async def centre_page(centre_id: FromPath[int]) -> Template:
-    place = await _centre(centre_id)
-    today_open = slots.is_open(slots.hours_of(place), slots.today())
-    return Template(
-        template_name="appointments/centre.html",
-        context={"centre": place, "hours": _hours_lines(place), "open_today": today_open},
-    )
-
-
 # ---------------------------------------------------------------- booking
 
 
@@ -262,7 +229,7 @@ async def choose_slot(
     application: FromQuery[int] = 0,
     date: FromQuery[str] = "",
 ) -> Template:
-    place = await _centre(centre_id)
+    place = await centre_or_404(centre_id)
     account = await _signed(request)
     found = await _purpose(request, account, item, application)
     if found is None:
@@ -316,7 +283,7 @@ async def book(
     centre_id: FromPath[int],
     data: Annotated[SlotForm, FORM_BODY],
 ) -> Response[Any]:
-    place = await _centre(centre_id)
+    place = await centre_or_404(centre_id)
     account = await _signed(request)
     back = f"/appointments/book/{place.id}?{_purpose_query(data.item, data.application)}"
     found = await _purpose(request, account, data.item, data.application)
@@ -391,7 +358,7 @@ async def _booking_page(
         context={
             "booking": booking,
             "centre": place,
-            "title": _name(booking, "title"),
+            "title": local_name(booking, "title"),
             "state_label": _(STATE_LABELS[BookingState(booking.state)]),
             "when": f"{_day_label(slot.day)} {_time(slot.starts_at)}–{_time(slot.ends_at)}",
             "hold_minutes": service.minutes_until(booking.hold_until, now)
@@ -596,7 +563,7 @@ async def checkin_page(ref: FromPath[str]) -> Template:
         context={
             "ref": ref,
             "centre": place,
-            "title": _name(booking, "title"),
+            "title": local_name(booking, "title"),
             "when": f"{_day_label(slot.day)} {_time(slot.starts_at)}–{_time(slot.ends_at)}",
             "state": booking.state,
             "state_label": _(STATE_LABELS[BookingState(booking.state)]),
@@ -612,117 +579,7 @@ async def checkin(request: Request[Any, Any, Any], ref: FromPath[str]) -> Respon
     return await _arrive(request, booking, f"/checkin/{ref}")
 
 
-@get("/centres/{centre_id:int}/ticket", name="walk_in_page")
-async def walk_in_page(centre_id: FromPath[int]) -> Template:
-    """The centre's QR at the entrance leads here: take a number, no booking needed."""
-    place = await _centre(centre_id)
-    offered = {
-        code for counter in await slots.counters_of(int(place.id)) for code in counter.groups
-    }
-    groups = [g for g in (await slots.groups()).values() if g.code in offered]
-    return Template(
-        template_name="appointments/walk_in.html",
-        context={
-            "centre": place,
-            "groups": groups,
-            "open_today": slots.is_open(slots.hours_of(place), slots.today()),
-        },
-        headers=NO_STORE,
-    )
-
-
-@post("/centres/{centre_id:int}/ticket", name="walk_in")
-async def walk_in(
-    request: Request[Any, Any, Any], centre_id: FromPath[int], data: Annotated[GroupForm, FORM_BODY]
-) -> Response[Any]:
-    place = await _centre(centre_id)
-    settings = request.app.state.settings
-    if not await allow(
-        request.app.state.redis,
-        "walk_in_ip",
-        request_context().client_ip,
-        settings.appointments_tickets_per_ip_hour,
-        3600,
-    ):
-        flash(
-            request,
-            _("Too many numbers taken from this device. Please ask at the front desk."),
-            "error",
-        )
-        return Redirect(f"/centres/{place.id}/ticket", status_code=303)
-    signed = await accounts.current(request)
-    try:
-        ticket = await queue.walk_in(
-            place, data.group[:40], int(signed.account.id) if signed else None
-        )
-    except BookingError as error:
-        flash(request, error.message, "error")
-        return Redirect(f"/centres/{place.id}/ticket", status_code=303)
-    return Redirect(f"/tickets/{queue.ticket_ref(int(ticket.id))}", status_code=303)
-
-
-async def _ticket(ref: str) -> Ticket:
-    found = await queue.ticket_by_ref(ref[:40])
-    if found is None:
-        raise NotFoundException()
-    return found
-
-
-@get("/tickets/{ref:str}", name="ticket")
-async def ticket_page(request: HTMXRequest, ref: FromPath[str]) -> Template:
-    """The person's number: position and estimated wait, then "called — counter 5". htmx
-    asks again every few seconds and gets the status fragment only."""
-    ticket = await _ticket(ref)
-    place = await Centre.objects().where(Centre.id == ticket.centre).first()
-    assert place is not None
-    standing = (
-        await queue.standing(ticket, request.app.state.settings.appointments_service_minutes)
-        if ticket.state == TicketState.WAITING
-        else None
-    )
-    counter = None
-    if ticket.counter is not None:
-        from app.appointments.tables import Counter
-
-        found = await Counter.select(Counter.number).where(Counter.id == ticket.counter).first()
-        counter = found["number"] if found else None
-    groups = await slots.groups()
-    group = groups.get(ticket.group)
-    context = {
-        "ticket": ticket,
-        "ref": ref,
-        "number": queue.label(ticket.prefix, ticket.number),
-        "centre": place,
-        "group": _name(group) if group else "",
-        "state_label": _(TICKET_LABELS[TicketState(ticket.state)]),
-        "standing": standing,
-        "counter": counter,
-        "live": ticket.state in (TicketState.WAITING, TicketState.CALLED),
-    }
-    name = "appointments/_ticket_status.html" if request.htmx else "appointments/ticket.html"
-    return Template(template_name=name, context=context, headers=NO_STORE)
-
-
-@get("/centres/{centre_id:int}/board", name="hall_board")
-async def hall_board(request: HTMXRequest, centre_id: FromPath[int]) -> Template:
-    """The hall display: numbers called and their counter, never a name. htmx refreshes the
-    list; a display without JavaScript reloads by the Refresh header."""
-    place = await _centre(centre_id)
-    rows = [
-        {"number": queue.label(row["prefix"], row["number"]), "counter": row["counter"]}
-        for row in await queue.called_numbers(int(place.id), slots.today())
-    ]
-    name = "appointments/_board.html" if request.htmx else "appointments/board.html"
-    return Template(
-        template_name=name,
-        context={"centre": place, "rows": rows},
-        headers={**NO_STORE, "Refresh": "30"},
-    )
-
-
 ROUTES: list[Any] = [
-    centres_page,
-    centre_page,
     choose_centre,
     choose_slot,
     book,
@@ -740,8 +597,4 @@ ROUTES: list[Any] = [
     manage_reschedule,
     checkin_page,
     checkin,
-    walk_in_page,
-    walk_in,
-    ticket_page,
-    hall_board,
 ]

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.appointments import api, citizen, staff
+from app.appointments import api, centres, citizen, staff
 
-ROUTES: list[Any] = [*citizen.ROUTES, *staff.ROUTES, api.ROUTER]
+ROUTES: list[Any] = [*centres.ROUTES, *citizen.ROUTES, *staff.ROUTES, api.ROUTER]

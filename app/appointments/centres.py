@@ -1,0 +1,171 @@
+"""A centre's own pages (docs/appointments.md): the list of centres and each centre, the walk-in
+page behind the QR at the entrance (a number without a booking, no daily cap), the ticket page
+that follows a number by itself, and the hall display of the numbers being called.
+
+All public: a ticket page is addressed by the ticket's id and a MAC of it (queue.ticket_ref),
+so whoever holds the number slip or the link follows it and nobody can guess another's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Redirect, Response, Template
+
+from app.accounts import services as accounts
+from app.appointments import queue, slots
+from app.appointments.citizen import centre_or_404, hours_lines, local_name
+from app.appointments.service import BookingError
+from app.appointments.tables import Centre, Counter, Ticket, TicketState
+from app.core.context import current as request_context
+from app.core.flash import flash
+from app.core.forms import FORM_BODY, Form
+from app.core.i18n import N_, _
+from app.core.ratelimit import allow
+from app.core.security import NO_STORE
+
+TICKET_LABELS = {
+    TicketState.WAITING: N_("Waiting"),
+    TicketState.CALLED: N_("Called"),
+    TicketState.SERVED: N_("Served"),
+    TicketState.NO_SHOW: N_("Missed"),
+}
+
+
+class GroupForm(Form):
+    group: str = ""
+
+
+# ---------------------------------------------------------------- centres
+
+
+@get("/centres", name="centres")
+async def centres_page() -> Template:
+    places = await slots.centres()
+    return Template(
+        template_name="appointments/centres.html",
+        context={"centres": places, "hours": {c.id: hours_lines(c) for c in places}},
+    )
+
+
+@get("/centres/{centre_id:int}", name="centre")
+async def centre_page(centre_id: FromPath[int]) -> Template:
+    place = await centre_or_404(centre_id)
+    today_open = slots.is_open(slots.hours_of(place), slots.today())
+    return Template(
+        template_name="appointments/centre.html",
+        context={"centre": place, "hours": hours_lines(place), "open_today": today_open},
+    )
+
+
+@get("/centres/{centre_id:int}/ticket", name="walk_in_page")
+async def walk_in_page(centre_id: FromPath[int]) -> Template:
+    """The centre's QR at the entrance leads here: take a number, no booking needed."""
+    place = await centre_or_404(centre_id)
+    offered = {
+        code for counter in await slots.counters_of(int(place.id)) for code in counter.groups
+    }
+    groups = [g for g in (await slots.groups()).values() if g.code in offered]
+    return Template(
+        template_name="appointments/walk_in.html",
+        context={
+            "centre": place,
+            "groups": groups,
+            "open_today": slots.is_open(slots.hours_of(place), slots.today()),
+        },
+        headers=NO_STORE,
+    )
+
+
+@post("/centres/{centre_id:int}/ticket", name="walk_in")
+async def walk_in(
+    request: Request[Any, Any, Any], centre_id: FromPath[int], data: Annotated[GroupForm, FORM_BODY]
+) -> Response[Any]:
+    place = await centre_or_404(centre_id)
+    settings = request.app.state.settings
+    if not await allow(
+        request.app.state.redis,
+        "walk_in_ip",
+        request_context().client_ip,
+        settings.appointments_tickets_per_ip_hour,
+        3600,
+    ):
+        flash(
+            request,
+            _("Too many numbers taken from this device. Please ask at the front desk."),
+            "error",
+        )
+        return Redirect(f"/centres/{place.id}/ticket", status_code=303)
+    signed = await accounts.current(request)
+    try:
+        ticket = await queue.walk_in(
+            place, data.group[:40], int(signed.account.id) if signed else None
+        )
+    except BookingError as error:
+        flash(request, error.message, "error")
+        return Redirect(f"/centres/{place.id}/ticket", status_code=303)
+    return Redirect(f"/tickets/{queue.ticket_ref(int(ticket.id))}", status_code=303)
+
+
+async def _ticket(ref: str) -> Ticket:
+    found = await queue.ticket_by_ref(ref[:40])
+    if found is None:
+        raise NotFoundException()
+    return found
+
+
+@get("/tickets/{ref:str}", name="ticket")
+async def ticket_page(request: HTMXRequest, ref: FromPath[str]) -> Template:
+    """The person's number: position and estimated wait, then "called — counter 5". htmx
+    asks again every few seconds and gets the status fragment only."""
+    ticket = await _ticket(ref)
+    place = await Centre.objects().where(Centre.id == ticket.centre).first()
+    assert place is not None
+    standing = (
+        await queue.standing(ticket, request.app.state.settings.appointments_service_minutes)
+        if ticket.state == TicketState.WAITING
+        else None
+    )
+    counter = None
+    if ticket.counter is not None:
+        found = await Counter.select(Counter.number).where(Counter.id == ticket.counter).first()
+        counter = found["number"] if found else None
+    groups = await slots.groups()
+    group = groups.get(ticket.group)
+    context = {
+        "ticket": ticket,
+        "ref": ref,
+        "number": queue.label(ticket.prefix, ticket.number),
+        "centre": place,
+        "group": local_name(group) if group else "",
+        "state_label": _(TICKET_LABELS[TicketState(ticket.state)]),
+        "standing": standing,
+        "counter": counter,
+        "live": ticket.state in (TicketState.WAITING, TicketState.CALLED),
+    }
+    name = "appointments/_ticket_status.html" if request.htmx else "appointments/ticket.html"
+    return Template(template_name=name, context=context, headers=NO_STORE)
+
+
+@get("/centres/{centre_id:int}/board", name="hall_board")
+async def hall_board(request: HTMXRequest, centre_id: FromPath[int]) -> Template:
+    """The hall display: numbers called and their counter, never a name. htmx refreshes the
+    list; a display without JavaScript reloads by the Refresh header."""
+    place = await centre_or_404(centre_id)
+    rows = [
+        {"number": queue.label(row["prefix"], row["number"]), "counter": row["counter"]}
+        for row in await queue.called_numbers(int(place.id), slots.today())
+    ]
+    name = "appointments/_board.html" if request.htmx else "appointments/board.html"
+    return Template(
+        template_name=name,
+        context={"centre": place, "rows": rows},
+        headers={**NO_STORE, "Refresh": "30"},
+    )
+
+
+ROUTES: list[Any] = [centres_page, centre_page, walk_in_page, walk_in, ticket_page, hall_board]
