@@ -39,6 +39,7 @@ from app.courier.machine import (
     STATUS_LABELS,
     Actor,
     Proof,
+    Transition,
     TransitionRefused,
     transition,
 )
@@ -684,24 +685,10 @@ async def _tell(
     return sent
 
 
-async def record(
-    shipment_id: int,
-    event: Event,
-    actor: Actor,
-    account: Account | None = None,
-    *,
-    now: datetime | None = None,
-    checked: bool = False,
-) -> Done:
-    """Record one event of a shipment, once: the same ``key`` again returns the first
-    event (``duplicate``) and changes nothing. Raises CourierError, never half-writes.
-    ``checked``: the caller has just looked the key up (``record_if_known``)."""
-    now = now or utcnow()
-    if not KEY_RE.match(event.key):
-        raise CourierError("key", _("This update has no valid idempotency key."))
-    earlier = None if checked else await _existing(event.key)
-    if earlier is not None:
-        return await _replayed(earlier, shipment_id, account)
+async def _checked(
+    shipment_id: int, event: Event, actor: Actor, account: Account | None
+) -> tuple[Shipment, Transition, str, Account | None]:
+    """Everything decided before the write: who, the transition, the proof."""
     shipment = await _shipment(shipment_id)
     if shipment is None:
         raise not_found()
@@ -750,6 +737,36 @@ async def record(
     assignee: Account | None = None
     if event.action == "assign":
         assignee = await _assignee(event)
+    return shipment, found, signature, assignee
+
+
+async def record(
+    shipment_id: int,
+    event: Event,
+    actor: Actor,
+    account: Account | None = None,
+    *,
+    now: datetime | None = None,
+    checked: bool = False,
+) -> Done:
+    """Record one event of a shipment, once: the same ``key`` again returns the first
+    event (``duplicate``) and changes nothing. Raises CourierError, never half-writes.
+    ``checked``: the caller has just looked the key up (``record_if_known``)."""
+    now = now or utcnow()
+    if not KEY_RE.match(event.key):
+        raise CourierError("key", _("This update has no valid idempotency key."))
+    earlier = None if checked else await _existing(event.key)
+    if earlier is not None:
+        return await _replayed(earlier, shipment_id, account)
+    try:
+        shipment, found, signature, assignee = await _checked(shipment_id, event, actor, account)
+    except CourierError:
+        # A replay that raced the first send may find the shipment moved on already: it is
+        # that same event, answered as a duplicate, not refused.
+        earlier = await _existing(event.key)
+        if earlier is not None:
+            return await _replayed(earlier, shipment_id, account)
+        raise
     audience = None if _quiet(found.target) else await _audience(shipment)
     async with write_transaction(f"shipment:{shipment_id}"):
         # Inside the lock: a replay that raced this one is found here.

@@ -14,7 +14,7 @@ from app.applications import service as applications
 from app.applications.tables import AuditEntry, MaterialEntry, Obligation
 from app.courier import service
 from app.courier.machine import Actor, Proof
-from app.courier.service import AddressInput, CourierError
+from app.courier.service import AddressInput, CourierError, Event
 from app.courier.tables import Address, Shipment, ShipmentEvent, Status
 from app.notifications.tables import Notification
 from tests.accounts.test_passkeys import ORIGIN
@@ -352,3 +352,19 @@ async def test_the_dispatch_board_flags_late_pickups_and_failures() -> None:
     assert shipment.id not in [s.id for s in board.late]
     later = (shipment.window_end or service.utcnow()) + timedelta(minutes=1)
     assert shipment.id in [s.id for s in (await service.board(later)).late]
+
+
+async def test_a_replay_that_passed_the_key_check_before_the_first_committed_is_a_duplicate() -> (
+    None
+):
+    # The page and the service worker send the same queued event at once: the second looked
+    # the key up before the first committed, and now finds the shipment moved on.
+    applicant, _application, shipment = await pickup()
+    rider = await courier()
+    await assigned(shipment, rider)
+    code, same = await last_code(applicant.phone), key()
+    event = Event(action="pick_up", key=same, proof=Proof.CODE, code=code)
+    first = await service.record(int(shipment.id), event, Actor.COURIER, rider)
+    second = await service.record(int(shipment.id), event, Actor.COURIER, rider, checked=True)
+    assert (first.duplicate, second.duplicate) == (False, True)
+    assert len([e for e in await events(shipment) if e.action == "pick_up"]) == 1
