@@ -8,6 +8,7 @@ so whoever holds the number slip or the link follows it and nobody can guess ano
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -25,6 +26,7 @@ from app.core.context import current as request_context
 from app.core.flash import flash
 from app.core.forms import FORM_BODY, Form
 from app.core.i18n import N_, _
+from app.core.page_cache import page_cache
 from app.core.ratelimit import allow
 from app.core.security import NO_STORE
 
@@ -43,22 +45,42 @@ class GroupForm(Form):
 # ---------------------------------------------------------------- centres
 
 
+def _facts(place: Centre) -> tuple[Any, ...]:
+    """Everything a centre's public page shows of it: the page cache's key."""
+    hours = json.dumps(slots.hours_of(place), sort_keys=True)
+    return (
+        place.id,
+        place.name_zh,
+        place.name_en,
+        place.address_zh,
+        place.address_en,
+        place.phone,
+        hours,
+    )
+
+
 @get("/centres", name="centres")
-async def centres_page() -> Template:
+async def centres_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The same for everyone: rendered once per language and mode while the centres stay as
+    they are (app/core/page_cache.py)."""
     places = await slots.centres()
-    return Template(
-        template_name="appointments/centres.html",
-        context={"centres": places, "hours": {c.id: hours_lines(c) for c in places}},
+    return await page_cache(request).page(
+        request,
+        "appointments/centres.html",
+        {"centres": places, "hours": {c.id: hours_lines(c) for c in places}},
+        key=tuple(_facts(c) for c in places),
     )
 
 
 @get("/centres/{centre_id:int}", name="centre")
-async def centre_page(centre_id: FromPath[int]) -> Template:
+async def centre_page(request: Request[Any, Any, Any], centre_id: FromPath[int]) -> Response[Any]:
     place = await centre_or_404(centre_id)
     today_open = slots.is_open(slots.hours_of(place), slots.today())
-    return Template(
-        template_name="appointments/centre.html",
-        context={"centre": place, "hours": hours_lines(place), "open_today": today_open},
+    return await page_cache(request).page(
+        request,
+        "appointments/centre.html",
+        {"centre": place, "hours": hours_lines(place), "open_today": today_open},
+        key=(_facts(place), today_open),
     )
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 
 from app.appointments import queue, slots
-from app.appointments.tables import Booking, BookingState, Slot, Ticket
+from app.appointments.tables import Booking, BookingState, Centre, Slot, Ticket
 from app.core.ratelimit import add_hit
 from app.notifications.tables import Notification
 from tests.appointments.helpers import citizen_signed_in, post_form, slot_ids
@@ -212,3 +212,13 @@ async def test_my_bookings_lists_mine_and_marks_a_time_gone_by(client: PageClien
         Slot.id == row.slot
     )
     assert "Time passed" in (await client.get("/bookings")).text
+
+
+async def test_a_centres_page_is_rendered_again_once_the_centre_changes(client: PageClient) -> None:
+    place = await centre()
+    first = await client.get(f"/centres/{place.id}")
+    assert first.status_code == 200 and "测试路1号" in first.text
+    await Centre.update({Centre.address_zh: "新地址路2号"}).where(Centre.id == place.id)
+    again = await client.get(f"/centres/{place.id}")
+    assert "新地址路2号" in again.text and "测试路1号" not in again.text
+    assert "新地址路2号" in (await client.get("/centres")).text
