@@ -30,6 +30,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody
 
 from app.catalogue.api import ApiError
+from app.core.forms import Form
 from app.core.i18n import _
 from app.core.logging import get_logger
 from app.courier import service
@@ -44,7 +45,7 @@ EVENT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,60}$")
 REPLAY_PREFIX = "courier:webhook:sig:"
 
 
-class CourierEventIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class CourierEventIn(Form, forbid_unknown_fields=True):
     """One step of a shipment, reported by the courier company it is assigned to."""
 
     event_id: str  # unique per company: the event is recorded once
