@@ -20,7 +20,7 @@ from litestar.response import Redirect, Response, Template
 from app.accounts import services as accounts
 from app.accounts.controllers._shared import MAX_ID
 from app.accounts.guards import requires_signed_in
-from app.applications.tables import Application
+from app.applications.tables import Application, Case, MaterialEntry, State
 from app.core.context import current as request_context
 from app.core.display import mask_phone
 from app.core.flash import flash
@@ -200,12 +200,30 @@ def _day_choices(today: date) -> list[tuple[str, str]]:
     ]
 
 
-async def on_application(application: Application, items: list[Any]) -> dict[str, Any]:
-    """The context of courier/_on_application.html for the applicant's own page."""
+async def on_application(
+    application: Application,
+    items: list[Any],
+    entries: list[MaterialEntry] | None = None,
+    cases: list[Case] | None = None,
+) -> dict[str, Any]:
+    """The context of courier/_on_application.html for the applicant's own page; the
+    page's ``entries`` and ``cases``, when given, save their queries."""
+    from app.applications import service as applications
+
     locale = request_context().locale
     shipments = await service.shipments_of(int(application.id))
+    if entries is None:
+        entries = await applications.entries_of(int(application.id))
+    if cases is None:
+        cases = await applications.cases_of(int(application.id))
+    can_pickup = service.pickup_possible(application, items, entries, shipments)
+    can_deliver = service.delivery_possible(
+        items, any(c.state in (State.APPROVED, State.ISSUED) for c in cases), shipments
+    )
     events = await service.events_of([int(s.id) for s in shipments])
-    addresses = await service.addresses_of(int(application.applicant))
+    addresses = (
+        await service.addresses_of(int(application.applicant)) if can_pickup or can_deliver else []
+    )
     to_address, to_locker = service.delivery_options(items)
     return {
         "shipments": [
@@ -231,8 +249,8 @@ async def on_application(application: Application, items: list[Any]) -> dict[str
             }
             for s in shipments
         ],
-        "can_pickup": await service.can_pickup(application, items),
-        "can_deliver": await service.can_deliver(application, items),
+        "can_pickup": can_pickup,
+        "can_deliver": can_deliver,
         "to_address": to_address,
         "to_locker": to_locker,
         "addresses": [

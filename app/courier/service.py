@@ -303,16 +303,28 @@ def _active(shipments: Sequence[Shipment], kind: Kind) -> Shipment | None:
     return next((s for s in shipments if s.kind == kind and s.status in ACTIVE), None)
 
 
-async def can_pickup(application: Application, items: Sequence[Any]) -> bool:
+def pickup_possible(
+    application: Application,
+    items: Sequence[Any],
+    entries: Sequence[MaterialEntry],
+    shipments: Sequence[Shipment],
+) -> bool:
     """Originals to send, an item that offers courier, no pickup under way, and an
     application still running."""
     if application.state in (State.WITHDRAWN, State.REJECTED, State.ISSUED, State.APPROVED):
         return False
-    if "courier" not in _delivery_options(items):
+    if "courier" not in _delivery_options(items) or not originals(entries):
         return False
-    if not originals(await applications.entries_of(int(application.id))):
-        return False
-    return _active(await shipments_of(int(application.id)), Kind.PICKUP) is None
+    return _active(shipments, Kind.PICKUP) is None
+
+
+async def can_pickup(application: Application, items: Sequence[Any]) -> bool:
+    return pickup_possible(
+        application,
+        items,
+        await applications.entries_of(int(application.id)),
+        await shipments_of(int(application.id)),
+    )
 
 
 async def approved(application: Application) -> bool:
@@ -327,12 +339,16 @@ def delivery_options(items: Sequence[Any]) -> tuple[bool, bool]:
     return "courier" in offered, "locker" in offered
 
 
-async def can_deliver(application: Application, items: Sequence[Any]) -> bool:
-    if not any(delivery_options(items)) or not await approved(application):
+def delivery_possible(items: Sequence[Any], approved: bool, shipments: Sequence[Shipment]) -> bool:
+    """A case approved, an item that delivers, and no delivery asked for yet."""
+    if not approved or not any(delivery_options(items)):
         return False
-    return not any(
-        s.kind == Kind.DELIVERY and s.status != Status.CANCELLED
-        for s in await shipments_of(int(application.id))
+    return not any(s.kind == Kind.DELIVERY and s.status != Status.CANCELLED for s in shipments)
+
+
+async def can_deliver(application: Application, items: Sequence[Any]) -> bool:
+    return delivery_possible(
+        items, await approved(application), await shipments_of(int(application.id))
     )
 
 
