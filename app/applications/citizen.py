@@ -269,7 +269,7 @@ async def _page(
         ),
         "max_mb": max_file_bytes() // files.MIB,
         "error": error,
-        "courier": await courier_section(application, items),
+        "courier": await courier_section(application, items, entries, cases),
     }
     return Template(
         template_name="applications/page.html",
