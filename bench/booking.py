@@ -22,20 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import secrets
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 
-from bench.pages import _cookies_from, _stop, _wait_healthy
+from bench.pages import _cookies_from
+from bench.server import production_server
 
 ITEM = "food-business-licence"
 
@@ -186,62 +181,11 @@ def main() -> None:
     parser.add_argument("--tries", type=int, default=500)
     parser.add_argument("--places", type=int, default=20)
     args = parser.parse_args()
-
-    from app.core.redis import EmbeddedRedis, free_port
-
-    tmp = Path(tempfile.mkdtemp(prefix="tongban-bench-booking-"))
-    redis = EmbeddedRedis(tmp / "redis", persist=False)
-    database = os.environ.get("TONGBAN_BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'b.sqlite3'}"
-    port = free_port()
-    redis_url = redis.start()
-    os.environ.update(
-        {
-            "TONGBAN_VAR_DIR": str(tmp),
-            "TONGBAN_REDIS_URL": redis_url,
-            "TONGBAN_DATABASE_URL": database,
-            "TONGBAN_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
-            "TONGBAN_PUBLIC_URL": f"https://localhost:{port}",
-            "TONGBAN_LOG_LEVEL": "info",
-            # Every try comes from this one address; the per-account limit stays as it is.
-            "TONGBAN_APPOINTMENTS_HOLDS_PER_IP_HOUR": str(args.tries * 10),
-        }
-    )
-    setup = {**os.environ, "TONGBAN_ENV": "dev"}
-    production = {
-        **os.environ,
-        "TONGBAN_ENV": "prod",
-        "TONGBAN_SMS_PROVIDER": "http",
-        "TONGBAN_SMS_HTTP_URL": "https://localhost:9/sms",
-        "TONGBAN_SMS_HTTP_SECRET": "bench-gateway-secret",
-    }
-    app = None
-    try:
-        for step in (["migrate"], ["seed"]):
-            subprocess.run(
-                [sys.executable, "-m", "app.cli", *step], env=setup, check=True, capture_output=True
-            )
-        log = (tmp / "web.log").open("wb")
-        app = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"],
-            env=production,
-            stdin=subprocess.DEVNULL,
-            stderr=log,
-            stdout=log,
-        )
-        base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base, app)
-        kind = "PostgreSQL" if database.startswith("postgres") else "SQLite"
-        print(f"booking stampede, database: {kind}")
-        asyncio.run(bench(base, args.tries, args.places, redis_url))
-    finally:
-        if app is not None:
-            _stop(app)
-        if os.environ.get("TONGBAN_BENCH_SHOW_ERRORS"):
-            for line in (tmp / "web.log").read_text(errors="replace").splitlines():
-                if '"error"' in line or "Error" in line:
-                    print(line[-1500:])
-        redis.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    # Every try comes from this one address; the per-account limit stays as it is.
+    limits = {"TONGBAN_APPOINTMENTS_HOLDS_PER_IP_HOUR": str(args.tries * 10)}
+    with production_server("booking", limits) as server:
+        print(f"booking stampede, database: {server.kind}")
+        asyncio.run(bench(server.base, args.tries, args.places, server.redis_url))
 
 
 if __name__ == "__main__":

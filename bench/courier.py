@@ -24,19 +24,15 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.pages import _cookie_header, _cookies_from, _stop, _wait_healthy
+from bench.pages import _cookie_header, _cookies_from
+from bench.server import production_server
 
 COURIER_PHONE = "13700099001"
 COMPANY = "bench"
@@ -268,59 +264,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1000, help="events per endpoint")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-
-    from app.core.redis import EmbeddedRedis, free_port
-
-    tmp = Path(tempfile.mkdtemp(prefix="tongban-bench-courier-"))
-    redis = EmbeddedRedis(tmp / "redis", persist=False)
-    database = os.environ.get("TONGBAN_BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'b.sqlite3'}"
-    port = free_port()
-    origin = f"https://localhost:{port}"
-    os.environ.update(
-        {
-            "TONGBAN_VAR_DIR": str(tmp),
-            "TONGBAN_REDIS_URL": redis.start(),
-            "TONGBAN_DATABASE_URL": database,
-            "TONGBAN_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
-            "TONGBAN_PUBLIC_URL": origin,
-            "TONGBAN_LOG_LEVEL": "info",
-            "TONGBAN_SMS_PER_IP_HOUR": "100000",
-            "TONGBAN_PASSKEY_OPTIONS_PER_MINUTE": "10000",
-            "TONGBAN_COURIER_WEBHOOK_SECRETS": f"{COMPANY}={SECRET}",
-        }
-    )
-    setup = {**os.environ, "TONGBAN_ENV": "dev"}
-    production = {
-        **os.environ,
-        "TONGBAN_ENV": "prod",
-        "TONGBAN_SMS_PROVIDER": "http",
-        "TONGBAN_SMS_HTTP_URL": "https://localhost:9/sms",
-        "TONGBAN_SMS_HTTP_SECRET": "bench-gateway-secret",
+    limits = {
+        "TONGBAN_SMS_PER_IP_HOUR": "100000",
+        "TONGBAN_PASSKEY_OPTIONS_PER_MINUTE": "10000",
+        "TONGBAN_COURIER_WEBHOOK_SECRETS": f"{COMPANY}={SECRET}",
     }
-    app = None
-    try:
-        for step in (["migrate"], ["seed"]):
-            subprocess.run(
-                [sys.executable, "-m", "app.cli", *step], env=setup, check=True, capture_output=True
-            )
-        log = (tmp / "web.log").open("wb")
-        app = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"],
-            env=production,
-            stdin=subprocess.DEVNULL,
-            stderr=log,
-            stdout=log,
-        )
-        base = f"http://127.0.0.1:{port}"
-        _wait_healthy(base, app)
-        kind = "PostgreSQL" if database.startswith("postgres") else "SQLite"
-        print(f"database: {kind}")
-        asyncio.run(bench(base, origin, args.events, args.concurrency))
-    finally:
-        if app is not None:
-            _stop(app)
-        redis.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with production_server("courier", limits) as server:
+        print(f"database: {server.kind}")
+        asyncio.run(bench(server.base, server.origin, args.events, args.concurrency))
 
 
 if __name__ == "__main__":
