@@ -16,12 +16,11 @@ from app.files.tables import StoredFile
 from app.licences.tables import Licence
 from app.notifications.tables import Notification
 from tests.accounts.helpers import sign_in
-from tests.accounts.test_passkeys import ORIGIN, finish_signin, register, start_signin
 from tests.accounts.test_sms_signin import fresh_phone
 from tests.applications.people import case_in, draft, fresh, guide_of, submitted, to_review
 from tests.conftest import PageClient, csrf_from
 from tests.files.conftest import jpeg, pdf
-from tests.fixtures.soft_authenticator import SoftAuthenticator
+from tests.people import staff_signed_in
 
 SEALS = "public-security"  # the department of seal-engraving
 
@@ -30,22 +29,9 @@ SEALS = "public-security"  # the department of seal-engraving
 
 
 async def officer_signed_in(client: PageClient, department: str = SEALS) -> Account:
-    """A new officer who added a passkey at the first (SMS) sign-in, then signed in with it."""
-    typed, phone = fresh_phone()
-    await create_account(phone, Role.OFFICER, department_code=department, name="王五")
-    assert (await sign_in(client, typed)).status_code == 303
-    authenticator = SoftAuthenticator()
-    assert (await register(client, authenticator)).status_code == 201
-    client.cookies.clear()
-    challenge_id, options, token = await start_signin(client)
-    result = await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)
-    assert result.status_code == 201, result.text
-    # English pages, chosen as a person would: the assertions read the msgids themselves.
-    token = csrf_from(await client.get("/"))
-    await client.post("/preferences/language", data={"lang": "en", "_csrf_token": token})
-    found = await Account.objects().where(Account.phone == phone).first()
-    assert found is not None
-    return found
+    """A new officer who added a passkey at the first (SMS) sign-in, then signed in with it;
+    English pages, so that the assertions read the msgids themselves."""
+    return await staff_signed_in(client, Role.OFFICER, "王五", department)
 
 
 async def officer_by_sms(client: PageClient, department: str = SEALS) -> None:

@@ -7,9 +7,10 @@ from typing import Any
 from app.appointments.tables import Booking, Ticket
 from app.core.ratelimit import add_hit
 from tests.applications.people import draft
-from tests.appointments.helpers import citizen_signed_in, post_form, slot_ids
+from tests.appointments.helpers import post_form, slot_ids
 from tests.appointments.people import centre
 from tests.conftest import PageClient, csrf_from
+from tests.people import citizen_signed_in
 
 TEST_CLIENT_ADDRESS = "testclient"  # what Litestar's test client gives as the peer
 

@@ -13,9 +13,10 @@ from app.appointments import queue, slots
 from app.appointments.tables import Booking, BookingState, Centre, Slot, Ticket
 from app.core.ratelimit import add_hit
 from app.notifications.tables import Notification
-from tests.appointments.helpers import citizen_signed_in, post_form, slot_ids
+from tests.appointments.helpers import post_form, slot_ids
 from tests.appointments.people import centre, slot, taken
 from tests.conftest import PageClient, csrf_from
+from tests.people import citizen_signed_in
 
 ITEM = "food-business-licence"  # market regulation: service group "market"
 

@@ -12,9 +12,10 @@ from app.appointments.slots import utcnow
 from app.appointments.tables import Counter, Ticket
 from tests.accounts.helpers import sign_in
 from tests.accounts.test_sms_signin import fresh_phone
-from tests.appointments.helpers import post_form, staff_signed_in
+from tests.appointments.helpers import post_form
 from tests.appointments.people import centre
 from tests.conftest import PageClient
+from tests.people import staff_signed_in
 
 
 async def test_counter_needs_an_officer_in_a_passkey_session(client: PageClient) -> None:

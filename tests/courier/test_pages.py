@@ -15,9 +15,10 @@ from app.courier.tables import Shipment, ShipmentEvent, Status
 from app.files.tables import StoredFile
 from tests.applications.people import draft
 from tests.conftest import PageClient
-from tests.courier.http import citizen_signed_in, staff_signed_in, token
+from tests.courier.http import token
 from tests.courier.people import ORIGINALS, address_of, assigned, items, last_code, pickup
 from tests.files.conftest import jpeg
+from tests.people import citizen_signed_in, staff_signed_in
 
 
 async def events_of(shipment: Shipment, action: str) -> int:
