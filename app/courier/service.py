@@ -701,16 +701,14 @@ async def _tell(
     return sent
 
 
-async def _checked(
-    shipment_id: int, event: Event, actor: Actor, account: Account | None
-) -> tuple[Shipment, Transition, str, Account | None]:
-    """Everything decided before the write: who, the transition, the proof."""
-    shipment = await _shipment(shipment_id)
-    if shipment is None:
-        raise not_found()
+async def _decide(
+    shipment: Shipment, event: Event, actor: Actor, account: Account | None
+) -> Transition:
+    """May this actor take this step on the shipment as it stands: the transition, or a 409
+    that says why not (a 404 when the shipment is not the actor's to see)."""
     await _authorise(shipment, actor, account, event.company)
     try:
-        found = transition(
+        return transition(
             shipment.kind,
             event.action,
             shipment.status,
@@ -721,6 +719,16 @@ async def _checked(
         )
     except TransitionRefused as refused:
         raise CourierError(refused.code, refused.message, 409) from refused
+
+
+async def _checked(
+    shipment_id: int, event: Event, actor: Actor, account: Account | None
+) -> tuple[Shipment, Transition, str, Account | None]:
+    """Everything decided before the write: who, the transition, the proof."""
+    shipment = await _shipment(shipment_id)
+    if shipment is None:
+        raise not_found()
+    found = await _decide(shipment, event, actor, account)
     signature = ""
     if event.proof is Proof.CODE and not (actor is Actor.COMPANY and not event.code):
         await _check_code(shipment, "handover", event.code)
@@ -794,19 +802,7 @@ async def record(
         if current.version != shipment.version:
             # Something happened meanwhile: decide again on what is there now.
             shipment = current
-            await _authorise(shipment, actor, account, event.company)
-            try:
-                found = transition(
-                    shipment.kind,
-                    event.action,
-                    shipment.status,
-                    actor,
-                    to_locker=bool(shipment.locker),
-                    proof=event.proof,
-                    reason=event.reason,
-                )
-            except TransitionRefused as refused:
-                raise CourierError(refused.code, refused.message, 409) from refused
+            found = await _decide(shipment, event, actor, account)
         values: dict[Any, Any] = {
             Shipment.status: found.target,
             Shipment.version: shipment.version + 1,
