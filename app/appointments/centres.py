@@ -63,7 +63,7 @@ def _facts(place: Centre) -> tuple[Any, ...]:
 async def centres_page(request: Request[Any, Any, Any]) -> Response[Any]:
     """The same for everyone: rendered once per language and mode while the centres stay as
     they are (app/core/page_cache.py)."""
-    places = await slots.centres()
+    places = await slots.centres_shown(request.app.state.redis)
     return await page_cache(request).page(
         request,
         "appointments/centres.html",
@@ -74,7 +74,9 @@ async def centres_page(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/centres/{centre_id:int}", name="centre")
 async def centre_page(request: Request[Any, Any, Any], centre_id: FromPath[int]) -> Response[Any]:
-    place = await centre_or_404(centre_id)
+    place = await slots.centre_shown(request.app.state.redis, centre_id)
+    if place is None:
+        raise NotFoundException()
     today_open = slots.is_open(slots.hours_of(place), slots.today())
     return await page_cache(request).page(
         request,

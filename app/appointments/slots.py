@@ -14,9 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import cast
 
 import chinese_calendar
+from redis.asyncio import Redis
 
 from app.applications.workdays import CalendarUnknown
 from app.appointments.tables import Booking, BookingState, Centre, Counter, ServiceGroup, Slot
+from app.core.cache import VersionedCache
 from app.core.display import LOCAL_ZONE
 
 WINDOW_DAYS = 30  # bookable from now to this many days ahead (The Q: 30)
@@ -134,6 +136,25 @@ async def centres() -> list[Centre]:
         .order_by(Centre.id)
         .output(load_json=True)
     )
+
+
+# The centres as the public pages show them, kept in each process: they change only with the
+# data file (``tongban seed``, before the web starts) and ``centres_changed`` reaches every
+# replica (app/core/cache.py), so /centres and a centre's page need no query at all.
+CACHE = VersionedCache("appointments-centres")
+
+
+async def centres_shown(redis: Redis) -> list[Centre]:
+    return await CACHE.get(redis, "centres", centres)
+
+
+async def centre_shown(redis: Redis, centre_id: int) -> Centre | None:
+    return next((c for c in await centres_shown(redis) if c.id == centre_id), None)
+
+
+async def centres_changed(redis: Redis) -> None:
+    """Call after committing any change to a centre."""
+    await CACHE.invalidate(redis)
 
 
 async def centre(centre_id: int) -> Centre | None:

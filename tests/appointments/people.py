@@ -10,7 +10,9 @@ from app.appointments import slots
 from app.appointments.service import Purpose
 from app.appointments.slots import DAY_KINDS
 from app.appointments.tables import Centre, Counter, Slot
+from app.core.redis import make_client
 from tests.accounts.test_sms_signin import fresh_phone
+from tests.conftest import REDIS_URL
 
 ALL_DAY = {kind: ["00:00-24:00"] for kind in DAY_KINDS}
 OFFICE = {"workday": ["09:00-12:00", "13:30-17:00"], "saturday": ["09:00-12:00"]}
@@ -55,9 +57,19 @@ async def centre(
         await Counter(
             centre=place.id, number=number, groups=list(groups), key=f"{place.id}:{number}"
         ).save()
+    await centres_changed()
     found = await slots.centre(int(place.id))
     assert found is not None
     return found
+
+
+async def centres_changed() -> None:
+    """What whoever changes a centre does: the public pages' copy of the centres is renewed."""
+    client = make_client(REDIS_URL)
+    try:
+        await slots.centres_changed(client)
+    finally:
+        await client.aclose()
 
 
 async def slot(

@@ -14,7 +14,7 @@ from app.appointments.tables import Booking, BookingState, Centre, Slot, Ticket
 from app.core.ratelimit import add_hit
 from app.notifications.tables import Notification
 from tests.appointments.helpers import post_form, slot_ids
-from tests.appointments.people import centre, slot, taken
+from tests.appointments.people import centre, centres_changed, slot, taken
 from tests.conftest import PageClient, csrf_from
 from tests.people import citizen_signed_in
 
@@ -220,6 +220,7 @@ async def test_a_centres_page_is_rendered_again_once_the_centre_changes(client: 
     first = await client.get(f"/centres/{place.id}")
     assert first.status_code == 200 and "测试路1号" in first.text
     await Centre.update({Centre.address_zh: "新地址路2号"}).where(Centre.id == place.id)
+    await centres_changed()
     again = await client.get(f"/centres/{place.id}")
     assert "新地址路2号" in again.text and "测试路1号" not in again.text
     assert "新地址路2号" in (await client.get("/centres")).text
