@@ -70,8 +70,15 @@ FACE_MIN_WIDTH = 0.15
 # are); between the two, a face is found and "too small" says what to do.
 FACE_SEARCH_WIDTH = 0.08
 FACE_SIDE = 340  # the face detector's copy: half the windows of 480
+# The first search, for faces of at least FACE_MIN_WIDTH only (faces()), on a smaller copy: the
+# smallest face it looks for is then 42 pixels wide, well above the cascade's 24.
+COARSE_SIDE = 280
 # Scale steps of 1.25 between the cascade's window sizes, and how many overlapping detections
-# make a face: see faces().
+# make a face. Tuned on the test photographs (tests/identity/test_checks.py): 2 to 4 neighbours
+# get every case right, 3 sits in the middle; 5 misses the face far away and one of two people.
+# OpenCV's usual steps of 1.1 cost twice the time for the same verdicts. Below 340 pixels the
+# face far away is lost; the first search finds the 12-megapixel portrait at 280 (with 1 to 4
+# neighbours) but not at 260.
 FACE_SCALE_STEP = 1.25
 FACE_NEIGHBOURS = 3
 # Where the face's centre may be: the middle 60 % across; down, 15–85 %, since a selfie held
@@ -341,19 +348,26 @@ def _cascade() -> cv2.CascadeClassifier:
 
 
 def faces(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Frontal faces as (x, y, width, height) on the grey analysis copy."""
+    """Frontal faces as (x, y, width, height) on the grey analysis copy.
+
+    First only faces the size rule accepts (``FACE_MIN_WIDTH``), on a small copy: a selfie
+    taken as asked is judged on those alone, at a quarter of the cost of searching for every
+    face from 8 % up. Only when none is found are smaller faces looked for, so that a face
+    too far away is told so rather than "no face". So a smaller face beside the applicant's
+    (a poster across the room, a passer-by far behind) is not looked for; two people close
+    enough to be a person's selfie are, and so is another face held up beside one's own."""
+    return _search(grey, COARSE_SIDE, FACE_MIN_WIDTH) or _search(grey, FACE_SIDE, FACE_SEARCH_WIDTH)
+
+
+def _search(grey: np.ndarray, side: int, share: float) -> list[tuple[int, int, int, int]]:
+    """Faces of at least ``share`` of the width, searched for on a copy ``side`` long."""
     height, width = grey.shape
-    smallest = max(24, round(width * FACE_SEARCH_WIDTH))  # 24: the cascade's own window
-    if smallest > min(width, height):
+    if max(24, round(width * share)) > min(width, height):  # 24: the cascade's own window
         return []
-    # Tuned on the test photographs (tests/identity/test_checks.py), without histogram
-    # equalisation (which made the cascade find faces in a spacesuit's folds). Steps of 1.1, as
-    # OpenCV suggests, cost twice the time of 1.25 for the same verdicts: with 1.25 at 340
-    # pixels, 2 to 4 neighbours get every case right and 3 sits in the middle; 5 misses the
-    # face far away and one of two people. Below 340 pixels the face far away is lost.
-    small = _shrunk(grey, FACE_SIDE)
+    small = _shrunk(grey, side)
     ratio = width / small.shape[1]
-    least = max(24, round(small.shape[1] * FACE_SEARCH_WIDTH))
+    least = max(24, round(small.shape[1] * share))
+    # No histogram equalisation: it made the cascade find faces in a spacesuit's folds.
     found = _cascade().detectMultiScale(
         small,
         scaleFactor=FACE_SCALE_STEP,

@@ -14,10 +14,13 @@ from PIL import ExifTags, Image
 from app.identity.checks import (
     ANALYSIS_SIDE,
     CLEAN_SIDE,
+    FACE_SEARCH_WIDTH,
+    FACE_SIDE,
     SHARPNESS_MIN,
     Part,
     Report,
     _grey,
+    _search,
     _sharpness,
     analyse,
     faces,
@@ -25,6 +28,7 @@ from app.identity.checks import (
 from app.identity.fingerprints import distance
 from tests.files.test_images import exif_with_gps_and_orientation
 from tests.identity.images import (
+    GREY,
     astronaut,
     blurred,
     brightness,
@@ -126,6 +130,30 @@ def test_two_people_are_several_faces() -> None:
     report = analyse(encoded(side_by_side(astronaut(), astronaut())), Part.SELFIE)
 
     assert codes(report) == {"several_faces"}
+
+
+def test_two_faces_of_the_size_asked_are_several_faces() -> None:
+    # One above the other: each face is 20 % of the width, as a selfie's should be, so both
+    # are found by the first search, for faces the size rule accepts.
+    above = Image.new("RGB", (512, 1024), GREY)
+    above.paste(astronaut(), (0, 0))
+    above.paste(astronaut(), (0, 512))
+    report = analyse(encoded(above), Part.SELFIE)
+
+    assert codes(report) == {"several_faces"}
+
+
+def test_a_smaller_face_beside_the_applicants_is_not_looked_for() -> None:
+    # The applicant's face at 20 % of the width and, in a corner, a face at 10 % (a poster, a
+    # passer-by far behind): the photo is judged on the applicant's face alone.
+    photo = larger(astronaut(), 2)
+    photo.paste(astronaut(), (512, 512))
+    grey = np.asarray(photo.convert("L"))
+    assert len(faces(grey)) == 1
+    assert len(_search(grey, FACE_SIDE, FACE_SEARCH_WIDTH)) == 2  # both, when looked for
+    report = analyse(encoded(photo), Part.SELFIE)
+
+    assert report.ok, report.checks
 
 
 def test_a_face_far_away_is_too_small() -> None:
