@@ -123,8 +123,9 @@ class Settings:
     identity_image_days: int = 30  # images are deleted this long after the decision
     # Courier service (app/courier, docs/courier.md): courier companies' webhook secrets
     # ("company=secret" pairs), the clock skew a signed timestamp may have, and the guesses
-    # allowed at one handover or locker code.
-    courier_webhook_secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    # allowed at one handover or locker code. Pairs, not a dict: Settings must stay hashable
+    # (functions cached per settings, e.g. the PDF seal's signer, take it as their key).
+    courier_webhook_secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     courier_webhook_skew: int = 300
     courier_code_attempts: int = 5
     # Appointments and queue numbers (app/appointments, docs/appointments.md): holds started
@@ -136,6 +137,14 @@ class Settings:
     appointments_tickets_per_ip_hour: int = 30
     appointments_long_wait_minutes: int = 20
     appointments_service_minutes: int = 10
+
+    def courier_secret(self, company: str) -> str | None:
+        """The webhook secret of a courier company, None for a company not configured."""
+        return dict(self.courier_webhook_secrets).get(company)
+
+    @property
+    def courier_companies(self) -> list[str]:
+        return sorted(company for company, _secret in self.courier_webhook_secrets)
 
     @property
     def is_dev(self) -> bool:
@@ -310,12 +319,12 @@ def load_settings() -> Settings:
 DEV_COURIER_SECRETS = {"demo": "tongban-dev-courier-webhook-secret"}
 
 
-def _courier_secrets(environment: str) -> dict[str, str]:
+def _courier_secrets(environment: str) -> tuple[tuple[str, str], ...]:
     """``TONGBAN_COURIER_WEBHOOK_SECRETS=sf=long-secret,jd=other-secret``: company names
     (lower-case letters, digits, dashes) and their HMAC secrets, at least 32 characters."""
     raw = _env("COURIER_WEBHOOK_SECRETS")
     if raw is None:
-        return dict(DEV_COURIER_SECRETS) if environment == "dev" else {}
+        return tuple(DEV_COURIER_SECRETS.items()) if environment == "dev" else ()
     found: dict[str, str] = {}
     for pair in raw.split(","):
         company, _sep, secret = pair.strip().partition("=")
@@ -328,7 +337,7 @@ def _courier_secrets(environment: str) -> dict[str, str]:
                 "32 characters"
             )
         found[company] = secret
-    return found
+    return tuple(found.items())
 
 
 @lru_cache(maxsize=1)

@@ -89,7 +89,7 @@ async def _verify(
     request: Request[Any, Any, Any], company: str, timestamp: str, signature: str
 ) -> None:
     settings = request.app.state.settings
-    secret = settings.courier_webhook_secrets.get(company)
+    secret = settings.courier_secret(company)
     body = await request.body()
     if secret is None or not hmac.compare_digest(
         sign(secret, timestamp, body).encode(), signature.encode()

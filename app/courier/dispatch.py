@@ -87,7 +87,7 @@ async def _board(request: Request[Any, Any, Any], error: str = "", status: int =
                 ("lockers", _("In a licence locker"), rows(found.lockers)),
             ],
             "couriers": [(int(c.id), names[int(c.id)]) for c in couriers],
-            "companies": sorted(get_settings().courier_webhook_secrets),
+            "companies": get_settings().courier_companies,
             "error": error,
         },
         status_code=status,

@@ -891,7 +891,7 @@ async def _replayed(
 
 async def _assignee(event: Event) -> Account | None:
     if event.company:
-        if event.company not in get_settings().courier_webhook_secrets:
+        if get_settings().courier_secret(event.company) is None:
             raise CourierError("company", _("Please choose a courier or a courier company."))
         return None
     courier = (

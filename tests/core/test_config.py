@@ -89,6 +89,17 @@ def test_production_settings_from_the_environment(clean_env: pytest.MonkeyPatch)
     assert "gateway-shared-secret" not in repr(settings)
 
 
+def test_settings_with_every_kind_of_value_stay_hashable(clean_env: pytest.MonkeyPatch) -> None:
+    # Functions cached per settings (the PDF seal's signer) take them as their key: a dict or
+    # list among the fields would make every such call a TypeError, hence a 500.
+    clean_env.setenv("TONGBAN_COURIER_WEBHOOK_SECRETS", f"sf={'s' * 32},jd={'j' * 32}")
+    settings = load_settings()
+    assert hash(settings) == hash(load_settings())
+    assert settings.courier_secret("jd") == "j" * 32 and settings.courier_secret("ems") is None
+    assert settings.courier_companies == ["jd", "sf"]
+    assert "s" * 32 not in repr(settings)
+
+
 @pytest.mark.parametrize(
     ("cookie", "accept", "expected"),
     [
