@@ -42,7 +42,6 @@ from app.core.page_cache import page_cache
 from app.core.ratelimit import allow
 from app.core.security import NO_STORE
 from app.courier.citizen import on_tracking as courier_timeline
-from app.courier.service import stamp as courier_stamp
 
 LOOKUPS_PER_MINUTE = 30  # the default of TONGBAN_TRACK_LOOKUPS_PER_MINUTE, for the schema text
 RATE_BUCKET = "track_lookup"
@@ -211,7 +210,7 @@ async def track_page(
             request,
             "tracking/page.html",
             public,
-            key=(application.id, application.version, await courier_stamp(int(application.id))),
+            key=(application.id, application.version),
             headers=NO_STORE,
         )
     view = await _view(parsed, int(signed.account.id))

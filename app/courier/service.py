@@ -373,7 +373,17 @@ async def _first_event(shipment: Shipment, applicant: Account, key: str) -> Ship
         at=utcnow(),
     )
     await event.save()
+    await _timeline_grew(int(shipment.application))
     return event
+
+
+async def _timeline_grew(application_id: int) -> None:
+    """A shipment event is on the application's public tracking page, which is cached per
+    application version (app/applications/tracking.py): the version moves on with it, as
+    for the application's own timeline."""
+    await Application.update({Application.version: Application.version + 1}).where(
+        Application.id == application_id
+    )
 
 
 def new_code() -> str:
@@ -842,6 +852,7 @@ async def record(
             signature=signature,
         )
         await row.save()
+        await _timeline_grew(int(shipment.application))
         shipment.status, shipment.version = found.target, shipment.version + 1
         sent = await _tell(shipment, Status(found.target), audience)
         if found.target == Status.RECEIVED:
@@ -994,17 +1005,6 @@ async def couriers() -> list[Account]:
         .where(Account.role == Role.COURIER, Account.is_active.eq(True))
         .order_by(Account.id)
     )
-
-
-async def stamp(application_id: int) -> int:
-    """Changes whenever a shipment of the application has a new event (keys page caches)."""
-    row = (
-        await ShipmentEvent.select(ShipmentEvent.id)
-        .where(ShipmentEvent.shipment.application == application_id)
-        .order_by(ShipmentEvent.id, ascending=False)
-        .first()
-    )
-    return int(row["id"]) if row else 0
 
 
 async def may_read_photo(account: Any, stored: StoredFile) -> bool:
