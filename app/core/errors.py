@@ -9,6 +9,7 @@ region (``#messages``), so the user sees what went wrong instead of nothing; a J
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -145,6 +146,20 @@ def unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Resp
     return error_response(request, HTTP_503_SERVICE_UNAVAILABLE)
 
 
+def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """SQLite refusing a writer its lock within the busy timeout (several processes writing
+    at once, in the embedded setup) is a moment's congestion, not a fault: nothing was
+    written, and the person is told to try again. Any other database error is a fault."""
+    if "locked" in str(exc) or "busy" in str(exc):
+        log.warning("request_failed_busy", path=request.url.path)
+        return error_response(
+            request,
+            HTTP_503_SERVICE_UNAVAILABLE,
+            _("The service is busy right now. Nothing was changed: please try again in a moment."),
+        )
+    return internal_error_handler(request, exc)
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("request_failed_unhandled", path=request.url.path)
     return error_response(request, HTTP_500_INTERNAL_SERVER_ERROR)
@@ -155,5 +170,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     redis.exceptions.ConnectionError: unavailable_handler,
     redis.exceptions.TimeoutError: unavailable_handler,
     ConnectionRefusedError: unavailable_handler,
+    sqlite3.OperationalError: database_error_handler,
     Exception: internal_error_handler,
 }
