@@ -246,9 +246,11 @@ async def call_next(
 ) -> tuple[Ticket | None, list[int]]:
     """Call the first waiting ticket of the counter's groups; (ticket or None, SMS ids)."""
     at = at or utcnow()
-    if await current_at(counter) is not None:
-        raise BookingError("busy", _("Finish the current number first: served, or recall it."))
     async with write_transaction(f"queue:{counter.centre}"):
+        # Inside the centre's lock: a second press of "call next" waits for the first and
+        # then finds the number it called, rather than calling another one.
+        if await current_at(counter) is not None:
+            raise BookingError("busy", _("Finish the current number first: served, or recall it."))
         for candidate in await waiting(int(counter.centre), list(counter.groups), at):
             moved = (
                 await Ticket.update(

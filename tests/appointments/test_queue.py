@@ -4,6 +4,7 @@ positions and estimated waits from today's service times."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -58,6 +59,22 @@ async def test_booked_within_their_slot_go_first_then_walk_ins_in_order() -> Non
     with pytest.raises(BookingError) as busy:
         await queue.call_next(counter, at=at)
     assert busy.value.code == "busy"
+
+
+async def test_two_presses_of_call_next_at_once_call_one_number() -> None:
+    place = await centre()
+    first = await queue.walk_in(place, "market", None)
+    await queue.walk_in(place, "market", None)
+    counter = await _counter(int(place.id))
+    outcomes = await asyncio.gather(
+        queue.call_next(counter), queue.call_next(counter), return_exceptions=True
+    )
+    called = [o for o in outcomes if isinstance(o, tuple)]
+    refused = [o for o in outcomes if isinstance(o, BookingError)]
+    assert len(called) == 1 and called[0][0] is not None and called[0][0].id == first.id
+    assert len(refused) == 1 and refused[0].code == "busy"
+    states = await Ticket.select(Ticket.state).where(Ticket.centre == place.id)
+    assert sorted(row["state"] for row in states) == ["called", "waiting"]
 
 
 async def test_recall_three_times_then_no_show_and_serve() -> None:
