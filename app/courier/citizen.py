@@ -203,19 +203,13 @@ def _day_choices(today: date) -> list[tuple[str, str]]:
 async def on_application(
     application: Application,
     items: list[Any],
-    entries: list[MaterialEntry] | None = None,
-    cases: list[Case] | None = None,
+    entries: list[MaterialEntry],
+    cases: list[Case],
 ) -> dict[str, Any]:
-    """The context of courier/_on_application.html for the applicant's own page; the
-    page's ``entries`` and ``cases``, when given, save their queries."""
-    from app.applications import service as applications
-
+    """The context of courier/_on_application.html for the applicant's own page, from the
+    items, materials and cases that page has read already."""
     locale = request_context().locale
     shipments = await service.shipments_of(int(application.id))
-    if entries is None:
-        entries = await applications.entries_of(int(application.id))
-    if cases is None:
-        cases = await applications.cases_of(int(application.id))
     can_pickup = service.pickup_possible(application, items, entries, shipments)
     can_deliver = service.delivery_possible(
         items, any(c.state in (State.APPROVED, State.ISSUED) for c in cases), shipments
