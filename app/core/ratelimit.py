@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from app.core.crypto import keyed_hash
 
 
-def _key(bucket: str, who: str, window: int) -> str:
-    slot = int(time.time() // window)
+def _key(bucket: str, who: str, window: int, at: float | None = None) -> str:
+    slot = int((time.time() if at is None else at) // window)
     return f"tongban:rate:{bucket}:{keyed_hash('core.ratelimit', who)[:32]}:{slot}"
 
 

@@ -13,10 +13,10 @@ from app.asgi import create_app, create_litestar
 from app.config import Settings
 from app.core.context import RequestContextMiddleware
 from app.core.crypto import keyed_hash
-from app.core.ratelimit import add_hit
 from tests.accounts.helpers import latest_code, let_a_minute_pass, request_code, submit_code
 from tests.accounts.test_sms_signin import _plant, fresh_phone
 from tests.conftest import PageClient
+from tests.ratelimits import use_up
 
 
 def _wrong(code: str) -> str:
@@ -87,9 +87,7 @@ async def test_code_checks_are_limited_per_address(
     code = await latest_code(phone)
     # Use up the test client's hourly allowance of checks (every test shares its address).
     address = keyed_hash("accounts.ip", "testclient")
-    used = await add_hit(redis, "sms_verify_ip", address, 3600)  # type: ignore[arg-type]
-    for _ in range(settings.sms_verify_per_ip_hour - used):
-        await add_hit(redis, "sms_verify_ip", address, 3600)  # type: ignore[arg-type]
+    await use_up(redis, "sms_verify_ip", address, settings.sms_verify_per_ip_hour)
     try:
         response = await submit_code(client, phone, code)
         assert response.status_code == 429 and "此网络的尝试次数过多" in response.text

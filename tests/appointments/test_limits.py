@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from app.appointments.tables import Booking, Ticket
-from app.core.ratelimit import add_hit
 from tests.applications.people import draft
 from tests.appointments.helpers import post_form, slot_ids
 from tests.appointments.people import centre
 from tests.conftest import PageClient, csrf_from
 from tests.people import citizen_signed_in
+from tests.ratelimits import use_up
 
 TEST_CLIENT_ADDRESS = "testclient"  # what Litestar's test client gives as the peer
 
@@ -19,8 +19,9 @@ async def test_holds_per_address_are_limited(client: PageClient, redis: Any, set
     person = await citizen_signed_in(client)
     place = await centre()
     page = await client.get(f"/appointments/book/{place.id}?item=food-business-licence")
-    for _n in range(settings.appointments_holds_per_ip_hour):
-        await add_hit(redis, "booking_hold_ip", TEST_CLIENT_ADDRESS, 3600)
+    await use_up(
+        redis, "booking_hold_ip", TEST_CLIENT_ADDRESS, settings.appointments_holds_per_ip_hour
+    )
     refused = await client.post(
         f"/appointments/book/{place.id}",
         data={

@@ -11,12 +11,12 @@ import httpx
 
 from app.appointments import queue, slots
 from app.appointments.tables import Booking, BookingState, Centre, Slot, Ticket
-from app.core.ratelimit import add_hit
 from app.notifications.tables import Notification
 from tests.appointments.helpers import post_form, slot_ids
 from tests.appointments.people import centre, centres_changed, slot, taken
 from tests.conftest import PageClient, csrf_from
 from tests.people import citizen_signed_in
+from tests.ratelimits import use_up
 
 ITEM = "food-business-licence"  # market regulation: service group "market"
 
@@ -116,8 +116,8 @@ async def test_holds_per_account_are_limited(
 ) -> None:
     person = await citizen_signed_in(client)
     place = await centre()
-    for _n in range(settings.appointments_holds_per_account_hour):  # type: ignore[attr-defined]
-        await add_hit(redis, "booking_hold_account", str(person.id), 3600)  # type: ignore[arg-type]
+    limit = settings.appointments_holds_per_account_hour  # type: ignore[attr-defined]
+    await use_up(redis, "booking_hold_account", str(person.id), limit)
     refused = await _hold(client, int(place.id))
     assert refused.status_code == 303 and "/appointments/book/" in refused.headers["location"]
     page = await client.get(refused.headers["location"])
