@@ -176,19 +176,21 @@ async def ticket_page(request: HTMXRequest, ref: FromPath[str]) -> Template:
 
 
 @get("/centres/{centre_id:int}/board", name="hall_board")
-async def hall_board(request: HTMXRequest, centre_id: FromPath[int]) -> Template:
+async def hall_board(request: HTMXRequest, centre_id: FromPath[int]) -> Response[Any]:
     """The hall display: numbers called and their counter, never a name. htmx refreshes the
-    list; a display without JavaScript reloads by the Refresh header."""
-    place = await centre_or_404(centre_id)
-    rows = [
-        {"number": queue.label(row["prefix"], row["number"]), "counter": row["counter"]}
-        for row in await queue.called_numbers(int(place.id), slots.today())
-    ]
-    name = "appointments/_board.html" if request.htmx else "appointments/board.html"
-    return Template(
-        template_name=name,
-        context={"centre": place, "rows": rows},
-        headers={**NO_STORE, "Refresh": "30"},
+    list; a display without JavaScript reloads by the Refresh header. Both come from memory
+    (queue.HALL, slots.CACHE): the whole page from the page cache until the next call."""
+    redis = request.app.state.redis
+    place = await slots.centre_shown(redis, centre_id)
+    if place is None:
+        raise NotFoundException()
+    rows = await queue.hall_numbers(redis, int(place.id), slots.today())
+    context = {"centre": place, "rows": rows}
+    headers = {**NO_STORE, "Refresh": "30"}
+    if request.htmx:
+        return Template(template_name="appointments/_board.html", context=context, headers=headers)
+    return await page_cache(request).page(
+        request, "appointments/board.html", context, key=(_facts(place), rows), headers=headers
     )
 
 

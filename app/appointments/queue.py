@@ -10,6 +10,11 @@ would refuse one anyway). There is no daily cap: A999 is followed by A1000.
 then everyone else (walk-ins, and bookings that came early or late) in the order they took
 their number. A ticket moves by conditional UPDATEs from its from-state (``TRANSITIONS``), so
 two counters can never call the same ticket.
+
+**The hall display** reads the numbers being called from ``HALL``, kept in each process:
+whoever calls, recalls, serves or marks a number a no-show announces it with ``calls_changed``
+after the change has committed (the counter's routes do), and every replica reloads within a
+second (app/core/cache.py); a display polling every few seconds costs no query.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
+
+from redis.asyncio import Redis
 
 from app.accounts.tables import Account
 from app.appointments import service, slots
@@ -33,6 +40,7 @@ from app.appointments.tables import (
     TicketSequence,
     TicketState,
 )
+from app.core.cache import VersionedCache
 from app.core.crypto import keyed_hash
 from app.core.i18n import _
 from app.core.logging import get_logger
@@ -353,9 +361,14 @@ async def standing(ticket: Ticket, default_minutes: int, *, at: datetime | None 
     return Standing(ahead=ahead, minutes=math.ceil((ahead + 1) * average / max(1, counters)))
 
 
-async def called_numbers(centre_id: int, day: date, limit: int = 12) -> list[dict[str, Any]]:
+class Called(NamedTuple):
+    number: str  # "A023"
+    counter: int
+
+
+async def called_numbers(centre_id: int, day: date, limit: int = 12) -> tuple[Called, ...]:
     """What the hall display shows: the latest numbers called, with their counter; no names."""
-    rows: list[dict[str, Any]] = (
+    rows = (
         await Ticket.select(
             Ticket.prefix,
             Ticket.number,
@@ -370,7 +383,23 @@ async def called_numbers(centre_id: int, day: date, limit: int = 12) -> list[dic
         .order_by(Ticket.called_at, ascending=False)
         .limit(limit)
     )
-    return rows
+    return tuple(Called(label(row["prefix"], row["number"]), row["counter"]) for row in rows)
+
+
+# Bounded staleness should a change go unannounced; announced ones show within a second.
+HALL = VersionedCache("appointments-calls", max_age=30.0)
+
+
+async def hall_numbers(redis: Redis, centre_id: int, day: date) -> tuple[Called, ...]:
+    """``called_numbers`` from this process's memory while no call was announced."""
+    return await HALL.get(
+        redis, f"{centre_id}:{day.isoformat()}", lambda: called_numbers(centre_id, day)
+    )
+
+
+async def calls_changed(redis: Redis) -> None:
+    """Call after committing a call, recall, served or no-show: the hall displays move on."""
+    await HALL.invalidate(redis)
 
 
 @dataclass(frozen=True, slots=True)

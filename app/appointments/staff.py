@@ -137,6 +137,8 @@ async def call_next(request: Request[Any, Any, Any]) -> Response[Any]:
     except BookingError as error:
         flash(request, error.message, "error")
         return Redirect("/counter", status_code=303)
+    if ticket is not None:
+        await queue.calls_changed(request.app.state.redis)
     await send_soon(sms, request.app.state.redis)
     if ticket is None:
         flash(request, _("Nobody is waiting for this counter's services."), "info")
@@ -161,6 +163,7 @@ async def act(
     except BookingError as error:
         flash(request, error.message, "error")
         return Redirect("/counter", status_code=303)
+    await queue.calls_changed(request.app.state.redis)
     await send_soon(sms, request.app.state.redis)
     return Redirect("/counter", status_code=303)
 

@@ -36,6 +36,10 @@ async def test_officer_calls_the_next_number_and_the_citizen_sees_it(client: Pag
     ticket = await queue.walk_in(place, "market", None)
     ref = queue.ticket_ref(int(ticket.id))
 
+    number = queue.label(ticket.prefix, ticket.number)
+    hall = f"/centres/{place.id}/board"
+    assert number not in (await client.get(hall)).text  # the hall display, now in the cache
+
     await staff_signed_in(client, Role.OFFICER)
     choose = await client.get("/counter")
     assert choose.status_code == 200 and "Choose your counter" in choose.text
@@ -53,8 +57,7 @@ async def test_officer_calls_the_next_number_and_the_citizen_sees_it(client: Pag
     # The ticket page and the hall display are public: whoever holds the number sees them.
     status = await client.get(f"/tickets/{ref}", headers={"HX-Request": "true"})
     assert "Called — counter 1" in status.text
-    board = await client.get(f"/centres/{place.id}/board")
-    assert queue.label(ticket.prefix, ticket.number) in board.text
+    assert number in (await client.get(hall)).text
 
     for _n in range(2):
         await post_form(client, "/counter", f"/counter/tickets/{ticket.id}/recall")
@@ -63,6 +66,8 @@ async def test_officer_calls_the_next_number_and_the_citizen_sees_it(client: Pag
     await post_form(client, "/counter", f"/counter/tickets/{ticket.id}/no_show")
     row = await Ticket.objects().where(Ticket.id == ticket.id).first()
     assert row is not None and row.state == "no_show"
+    for headers in ({}, {"HX-Request": "true"}):  # the page and the fragment htmx polls
+        assert number not in (await client.get(hall, headers=headers)).text
     refused = await post_form(client, "/counter", f"/counter/tickets/{ticket.id}/explode")
     assert refused.status_code == 404  # type: ignore[attr-defined]
     left = await post_form(client, "/counter", "/counter/leave")
