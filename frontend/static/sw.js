@@ -11,6 +11,10 @@ importScripts("/static/js/courier-outbox.js");
 const SHELL_CACHE = "tongban-shell-" + VERSION;
 const PAGES_CACHE = "tongban-pages-" + VERSION;
 const OFFLINE_URL = "/offline";
+// A courier's jobs of the day, kept by the job list (courier.js, docs/courier.md): not versioned,
+// so a worker update keeps them; deleted when anyone signs in or out on this phone.
+const KEPT_CACHE = "tongban-courier-jobs";
+const ACCOUNT_CHANGES = new Set(["/signout", "/signin/verify", "/signin/passkey/verify"]);
 // Health probes must always reach the server; a cached "ok" would hide an outage.
 const BYPASS = new Set(["/healthz", "/readyz"]);
 
@@ -33,7 +37,13 @@ self.addEventListener("activate", (event) => {
       const names = await caches.keys();
       await Promise.all(
         names
-          .filter((name) => name.startsWith("tongban-") && name !== SHELL_CACHE && name !== PAGES_CACHE)
+          .filter(
+            (name) =>
+              name.startsWith("tongban-") &&
+              name !== SHELL_CACHE &&
+              name !== PAGES_CACHE &&
+              name !== KEPT_CACHE
+          )
           .map((name) => caches.delete(name))
       );
       // Navigation preload starts the page request while this worker boots, so network-first
@@ -49,6 +59,12 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
+  // Someone signs in or out: the kept jobs were the previous person's (the request itself goes
+  // on to the server untouched).
+  if (request.method === "POST" && url.origin === self.location.origin && ACCOUNT_CHANGES.has(url.pathname)) {
+    event.waitUntil(caches.delete(KEPT_CACHE));
+    return;
+  }
   // Only same-origin reads are ours to answer; posts (forms, htmx actions) always hit the server.
   if (request.method !== "GET" || url.origin !== self.location.origin || BYPASS.has(url.pathname)) {
     return;
@@ -69,6 +85,8 @@ self.addEventListener("fetch", (event) => {
 
 // Pages are always fresh when there is a network. A copy is kept for offline use, unless the server
 // said no-store (RFC 9111 §5.2.2.5) — personal pages must say so, so they never reach the disk.
+// The one exception is chosen by the page, not here: a courier's job list keeps the day's jobs in
+// KEPT_CACHE, and a kept page opened online replaces its copy, so offline it is as last seen.
 async function networkFirstPage(event) {
   const request = event.request;
   try {
@@ -77,11 +95,20 @@ async function networkFirstPage(event) {
     if (response.ok && !/\bno-store\b/i.test(cacheControl)) {
       const copy = response.clone();
       event.waitUntil(caches.open(PAGES_CACHE).then((cache) => cache.put(request, copy)));
+    } else if (response.ok && !response.redirected) {
+      event.waitUntil(refreshKept(request.url, response.clone()));
     }
     return response;
   } catch (error) {
     // Offline (a lift, a basement): the page as last seen, else the offline page.
     return (await caches.match(request)) || (await caches.match(OFFLINE_URL)) || Response.error();
+  }
+}
+
+async function refreshKept(url, copy) {
+  const cache = await caches.open(KEPT_CACHE);
+  if (await cache.match(url)) {
+    await cache.put(url, copy);
   }
 }
 

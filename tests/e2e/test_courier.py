@@ -1,8 +1,9 @@
 """The courier app offline, end to end in headless Chromium: a courier's phone (passkey
-session in a virtual authenticator) opens its job, goes offline, records the pickup with a
-photo and the handover code the citizen tells, comes back online; the event reaches the server
-exactly once and the citizen's application page shows it; a second courier cannot open the
-job."""
+session in a virtual authenticator) opens its job list, goes offline, opens a job it never
+opened before (kept on the phone by the list), records the pickup with a photo and the handover
+code the citizen tells, comes back online; the event reaches the server exactly once and the
+citizen's application page shows it; a second courier cannot open the job; signing out leaves
+no job on the phone."""
 
 from __future__ import annotations
 
@@ -91,21 +92,27 @@ async def test_a_pickup_recorded_offline_syncs_once_and_the_citizen_sees_it(
     await create_account(f"+86{SECOND_COURIER}", Role.COURIER, name="冯快递")
     _citizen, shipment, code = await a_pickup_for(courier)
 
-    # The courier's phone, signed in with a passkey; the job list leads to the job.
+    # The courier's phone, signed in with a passkey, opens the job list: it keeps the day's
+    # job pages on the phone.
     context = await _staff(browser, base, COURIER)
     page: Page = context.pages[0]
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     await page.goto(f"{base}/courier")
     await expect(page.get_by_role("heading", level=1)).to_have_text("我的任务")
-    await page.locator(f"a[href='/courier/jobs/{shipment.id}']").click()
+    # The service worker controls the page: it answers offline, and Background Sync replays.
+    assert await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    job = f"/courier/jobs/{shipment.id}"
+    await page.wait_for_function(
+        "url => caches.open('tongban-courier-jobs').then(c => c.match(url)).then(Boolean)", arg=job
+    )
+
+    # In a lift: offline. The job, never opened before, opens from the phone; the pickup is
+    # recorded with the code and a photo, and waits.
+    await context.set_offline(True)
+    await page.locator(f"a[href='{job}']").click()
     await expect(page.locator("[data-job-status]")).to_have_text("已派单")
     await expect(page.locator(f"a[href='tel:+86{CITIZEN}'], a[href^='tel:']")).to_be_visible()
-    # The service worker controls the page, so Background Sync can replay the queue.
-    assert await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-
-    # In a lift: offline. The pickup is recorded with the code and a photo, and waits.
-    await context.set_offline(True)
     form = page.locator("form[data-courier-event]").filter(
         has=page.locator("input[name=action][value=pick_up]")
     )
@@ -151,6 +158,13 @@ async def test_a_pickup_recorded_offline_syncs_once_and_the_citizen_sees_it(
     other = await _staff(browser, base, SECOND_COURIER)
     response = await other.pages[0].goto(f"{base}/courier/jobs/{shipment.id}")
     assert response is not None and response.status == 404
+
+    # Signing out takes the kept jobs off the phone.
+    assert await page.evaluate("caches.has('tongban-courier-jobs')")
+    await page.goto(f"{base}/account")
+    await page.get_by_role("button", name="退出登录").click()
+    await page.wait_for_url(f"{base}/")
+    assert not await page.evaluate("caches.has('tongban-courier-jobs')")
     assert not errors, errors
     await other.close()
     await citizen_context.close()

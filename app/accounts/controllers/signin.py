@@ -209,7 +209,9 @@ async def signin_passkey_verify(
 async def signout(request: HTMXRequest) -> Redirect:
     await services.sign_out(request)
     response = Redirect("/", status_code=303)
-    # Clear-Site-Data (W3C): drop what the service worker cached for this person.
+    # Clear-Site-Data (W3C): the browser's HTTP cache for the site. The service worker deletes
+    # the courier's kept jobs itself when it sees this POST (sw.js): the header does not reach
+    # Cache Storage in Chromium.
     response.headers["Clear-Site-Data"] = '"cache"'
     return response
 

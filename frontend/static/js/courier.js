@@ -120,6 +120,35 @@
     });
   });
 
+  // The day's jobs kept on the phone (docs/courier.md, "Offline"): the job list stores itself and
+  // every job page it links to, so a job never opened before still opens in a lift. The service
+  // worker answers from this cache only when the network fails, refreshes a kept page whenever
+  // it is opened online, and deletes the cache when anyone signs in or out.
+  function keepJobs() {
+    var list = document.querySelector("[data-courier-jobs]");
+    if (!list || !window.caches || !navigator.onLine) return;
+    var urls = [window.location.pathname];
+    list.querySelectorAll('a[href^="/courier/jobs/"]').forEach(function (link) {
+      urls.push(link.getAttribute("href"));
+    });
+    caches.open("tongban-courier-jobs").then(function (cache) {
+      return Promise.all(urls.map(function (url) {
+        return fetch(url, { credentials: "same-origin" }).then(function (response) {
+          // A session that ended answers with the sign-in page: not a job to keep.
+          if (response.ok && !response.redirected) return cache.put(url, response);
+        }, function () { /* the network went: keep what was kept */ });
+      })).then(function () {
+        return cache.keys();
+      }).then(function (requests) {
+        // Jobs no longer on the list (done, reassigned) leave the phone.
+        return Promise.all(requests.filter(function (request) {
+          return urls.indexOf(new URL(request.url).pathname) < 0;
+        }).map(function (request) { return cache.delete(request); }));
+      });
+    }).catch(function () { /* no Cache Storage (private window): the pages need the network */ });
+  }
+
+  keepJobs();
   window.addEventListener("online", flush);
   window.addEventListener("offline", show);
   if ("serviceWorker" in navigator) {
