@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.core.holidays_file import EMPTY, Arrangement, HolidaysFileError, read
+
 ROOT = Path(__file__).resolve().parent.parent
 FRONTEND = ROOT / "frontend"
 ENVIRONMENTS = ("dev", "prod")
@@ -137,6 +139,7 @@ class Settings:
     appointments_tickets_per_ip_hour: int = 30
     appointments_long_wait_minutes: int = 20
     appointments_service_minutes: int = 10
+    holidays: Arrangement = EMPTY  # TONGBAN_HOLIDAYS_FILE, app/core/holidays.py
 
     def courier_secret(self, company: str) -> str | None:
         """The webhook secret of a courier company, None for a company not configured."""
@@ -312,7 +315,20 @@ def load_settings() -> Settings:
         appointments_tickets_per_ip_hour=_positive("APPOINTMENTS_TICKETS_PER_IP_HOUR", 30),
         appointments_long_wait_minutes=_positive("APPOINTMENTS_LONG_WAIT_MINUTES", 20),
         appointments_service_minutes=_positive("APPOINTMENTS_SERVICE_MINUTES", 10),
+        holidays=_holidays(),
     )
+
+
+def _holidays() -> Arrangement:
+    """The arrangements in ``TONGBAN_HOLIDAYS_FILE``, checked now: a mistyped file stops the
+    start rather than a deadline later."""
+    path = _env("HOLIDAYS_FILE")
+    if path is None:
+        return EMPTY
+    try:
+        return read(Path(path))
+    except HolidaysFileError as exc:
+        raise ConfigError(f"TONGBAN_HOLIDAYS_FILE: {exc}") from exc
 
 
 # Courier service: the demo company's secret in dev, so the webhook can be tried out.

@@ -18,9 +18,12 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import chinese_calendar
 
 TMP = Path(tempfile.mkdtemp(prefix="tongban-test-"))
 atexit.register(shutil.rmtree, TMP, ignore_errors=True)
@@ -45,6 +48,24 @@ os.environ.update(
         "TONGBAN_DATABASE_POOL_MAX": "0",
     }
 )
+
+
+def _plain_years() -> Path:
+    """A holidays file (app/core/holidays.py) declaring plain weeks, no holiday, for the years
+    after the last one chinese_calendar knows, up to two years after this one. The suite's
+    "today" is whatever day it runs on, and booking windows and deadlines reach into next
+    year: without this the suite would fail every December. Tests of the real arrangement
+    use dates the package knows; tests of an unknown year use one after these."""
+    first = max(chinese_calendar.holidays).year + 1
+    path = TMP / "holidays.toml"
+    path.write_text(
+        "".join(f"[{year}]\n" for year in range(first, max(first, date.today().year) + 3)),
+        encoding="utf-8",
+    )
+    return path
+
+
+os.environ["TONGBAN_HOLIDAYS_FILE"] = str(_plain_years())
 os.environ["TONGBAN_DATABASE_URL"] = os.environ.get(
     "TONGBAN_TEST_DATABASE_URL", f"sqlite:///{TMP / 'test.sqlite3'}"
 )

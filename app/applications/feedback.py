@@ -37,12 +37,13 @@ from app.applications import service
 from app.applications.machine import DECIDED, STATE_LABELS
 from app.applications.schemas import ComplaintForm, RatingForm, ReplyForm, as_list
 from app.applications.tables import Application, Case, Complaint, ComplaintState, Rating, State
-from app.applications.workdays import CalendarUnknown, add_working_days
+from app.applications.workdays import add_working_days
 from app.catalogue.services import list_departments
 from app.catalogue.tables import Department
 from app.core.display import as_utc
 from app.core.flash import flash
 from app.core.forms import FORM_BODY
+from app.core.holidays import CalendarUnknown
 from app.core.i18n import N_, _
 from app.core.logging import get_logger
 from app.core.security import NO_STORE

@@ -17,7 +17,8 @@ from piccolo.query import Select
 from app.applications import service
 from app.applications.machine import DECIDED
 from app.applications.tables import Case, Mode, State
-from app.applications.workdays import CalendarUnknown, working_days_between
+from app.applications.workdays import working_days_between
+from app.core.holidays import CalendarUnknown
 from app.core.i18n import _
 
 # Officers never see drafts: a draft is the applicant's alone until it is submitted.

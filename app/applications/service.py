@@ -44,10 +44,11 @@ from app.applications.tables import (
     Provision,
     State,
 )
-from app.applications.workdays import CalendarUnknown, Clock
+from app.applications.workdays import Clock
 from app.catalogue.guide import Answers, Guide, checklist
 from app.catalogue.schemas import ChecklistEntry, Mark, ServiceItemDetail
 from app.catalogue.tables import Department
+from app.core.holidays import CalendarUnknown
 from app.core.i18n import N_, _, translations
 from app.core.logging import get_logger
 from app.core.transactions import write_transaction

@@ -1,11 +1,12 @@
 """Working days (工作日) and the deadline clock of an application (docs/applications.md).
 
 Pure functions over dates, no database. Whether a day is a working day comes from
-``chinese_calendar``, which knows the State Council's yearly arrangement of public holidays
-(法定节假日) and the weekend days moved to make up for them (调休上班). It knows a fixed range
-of years; a date outside it raises ``CalendarUnknown`` instead of guessing, because a guessed
-deadline is a wrong one. The remedy is to upgrade ``chinese-calendar`` once the State Council
-has published the next year's arrangement (usually in November).
+app/core/holidays.py: the State Council's yearly arrangement of public holidays (法定节假日)
+and the weekend days moved to make up for them (调休上班), from ``chinese_calendar`` and the
+operator's holidays file. A date in a year neither knows raises ``CalendarUnknown`` instead of
+guessing, because a guessed deadline is a wrong one. The remedy is to add the year to the
+holidays file once the State Council has published it (usually in November or December), or
+to upgrade ``chinese-calendar``.
 
 The counting convention, the one of Chinese promised time limits (承诺时限, 行政许可法 第四十二条
 "二十日内作出决定"): the day of acceptance (受理日) does not count; day 1 is the first working day
@@ -21,28 +22,13 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from functools import lru_cache
 
-import chinese_calendar
 import msgspec
 
+from app.core import holidays
 from app.core.i18n import _
 
 ONE_DAY = timedelta(days=1)
 ANCHOR_YEAR = 2026  # any year: counts are taken relative to it
-
-
-class CalendarUnknown(LookupError):
-    """A date in a year whose holidays ``chinese_calendar`` does not know."""
-
-    def __init__(self, day: date) -> None:
-        self.day = day
-        super().__init__(
-            _(
-                "The working-day calendar does not know the year %(year)s yet; "
-                "no deadline can be computed for %(day)s.",
-                year=day.year,
-                day=day.isoformat(),
-            )
-        )
 
 
 class ClockError(ValueError):
@@ -52,10 +38,7 @@ class ClockError(ValueError):
 
 def is_working_day(day: date) -> bool:
     """Monday to Friday unless a public holiday, plus the weekend days made working days."""
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError as exc:  # chinese_calendar's answer for an unknown year
-        raise CalendarUnknown(day) from exc
+    return holidays.is_workday(day)
 
 
 def working_days_after(start: date) -> Iterator[date]:

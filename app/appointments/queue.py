@@ -122,13 +122,15 @@ async def _issue(
     return ticket
 
 
-async def walk_in(place: Centre, group_code: str, account_id: int | None) -> Ticket:
+async def walk_in(
+    place: Centre, group_code: str, account_id: int | None, *, at: datetime | None = None
+) -> Ticket:
     """A number taken at the centre (its QR page): no booking, no daily cap."""
     group = (await slots.groups()).get(group_code)
     counters = await slots.counters_of(int(place.id))
     if group is None or not any(group.code in counter.groups for counter in counters):
         raise BookingError("no_group", _("Choose one of the services this centre offers."))
-    at = utcnow()
+    at = at or utcnow()
     if slots.is_open(slots.hours_of(place), slots.today(at)) is False:
         raise BookingError("closed", _("The centre is closed today."))
     async with write_transaction():

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import cast
 
-import chinese_calendar
 from redis.asyncio import Redis
 
-from app.applications.workdays import CalendarUnknown
 from app.appointments.tables import Booking, BookingState, Centre, Counter, ServiceGroup, Slot
+from app.core import holidays
 from app.core.cache import VersionedCache
 from app.core.display import LOCAL_ZONE
+from app.core.holidays import CalendarUnknown
 
 WINDOW_DAYS = 30  # bookable from now to this many days ahead (The Q: 30)
 MAX_ID = 2**31 - 1
@@ -41,15 +41,11 @@ def day_kind(day: date) -> str:
     """Which opening hours apply: ``holiday`` for a public holiday (法定节假日, including the
     weekend days inside its break), ``workday`` for Monday to Friday and for a weekend day
     made a working day (调休上班), else ``saturday`` or ``sunday``. Raises CalendarUnknown
-    for a year chinese_calendar does not know: no guessed opening days."""
-    try:
-        holiday, name = chinese_calendar.get_holiday_detail(day)
-        workday = chinese_calendar.is_workday(day)
-    except NotImplementedError as exc:
-        raise CalendarUnknown(day) from exc
-    if workday:
+    for a year the calendar does not know (app/core/holidays.py): no guessed opening days."""
+    found = holidays.day(day)
+    if found.workday:
         return "workday"
-    if holiday and name is not None:
+    if found.holiday is not None:
         return "holiday"
     return "saturday" if day.weekday() == 5 else "sunday"
 

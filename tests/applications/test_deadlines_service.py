@@ -22,6 +22,7 @@ from app.accounts.tables import Account
 from app.applications import service
 from app.applications.tables import Application, Case
 from app.applications.workdays import Clock, working_days_between
+from app.core import holidays
 from tests.applications.people import act, case_in, fresh, guide_of, officer, submitted
 
 # code: (department, promised working days, legal working days) from the catalogue.
@@ -132,18 +133,19 @@ async def test_a_correction_pauses_the_clock_and_the_resubmission_resumes_it() -
 
 
 async def test_a_due_date_beyond_the_known_calendar_is_left_unknown() -> None:
-    # Accepted Wednesday 30 Dec 2026: day 1 is Thu 31 Dec, the rest in 2027, which
-    # chinese-calendar 1.11 does not know. No guess, no error.
-    applicant, application, case = await accepted_on("drainage-permit", date(2026, 12, 30))
-    assert case.state == "accepted" and case.accepted_on == date(2026, 12, 30)
+    # Accepted on 30 December of the last year the calendar knows: the due dates fall in the
+    # next, which it does not. No guess, no error.
+    last = holidays.last_known_year()
+    applicant, application, case = await accepted_on("drainage-permit", date(last, 12, 30))
+    assert case.state == "accepted" and case.accepted_on == date(last, 12, 30)
     assert case.calendar_unknown is True
     assert (case.promised_due, case.legal_due) == (None, None)
     # The case goes on: review and a return for correction still work.
     water = await officer("water")
-    await act(water, case.id, "review", on=date(2026, 12, 31))
-    moved = await act(water, case.id, "return", reason="补充材料", on=date(2026, 12, 31))
+    await act(water, case.id, "review", on=date(last, 12, 31))
+    moved = await act(water, case.id, "return", reason="补充材料", on=date(last, 12, 31))
     assert moved.application.state == "correction"
-    # Resubmitted in 2027: the clock resumes, the due dates stay unknown.
+    # Resubmitted in the unknown year: the clock resumes, the due dates stay unknown.
     application = await fresh(application)
     await service.submit(
         applicant,
@@ -151,7 +153,7 @@ async def test_a_due_date_beyond_the_known_calendar_is_left_unknown() -> None:
         version=application.version,
         assurance=2,
         items=(await guide_of("drainage-permit")).items,
-        on=date(2027, 1, 4),
+        on=date(last + 1, 1, 4),
     )
     case = await case_in(application, "water")
     assert (case.state, case.calendar_unknown, case.promised_due) == ("resubmitted", True, None)

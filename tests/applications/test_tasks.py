@@ -20,6 +20,7 @@ from app.applications.tables import (
     Provision,
     State,
 )
+from app.core import holidays
 from app.notifications.tables import Notification
 from tests.applications.people import account, fill, fresh, guide_of, officer
 
@@ -171,14 +172,15 @@ async def test_the_digest_is_in_the_officers_language(redis: Any) -> None:
 async def test_a_due_date_beyond_the_known_calendar_is_marked_and_the_job_goes_on(
     redis: Any,
 ) -> None:
-    # Accepted on 29 December 2026: 5 working days reach into 2027, which chinese-calendar
-    # 1.11 does not know.
-    _applicant, _clerk, late_case = await accepted(on=date(2026, 12, 29))
+    # Accepted on 29 December of the last year the calendar knows: 5 working days reach into
+    # the next, which it does not.
+    last = holidays.last_known_year()
+    _applicant, _clerk, late_case = await accepted(on=date(last, 12, 29))
     assert late_case.calendar_unknown and late_case.promised_due is None
     _applicant, _clerk, known_case = await accepted()
     await Case.update({Case.calendar_unknown: False}).where(Case.id == late_case.id)
 
-    await tasks.daily_deadlines({"redis": redis}, today=date(2026, 12, 30))
+    await tasks.daily_deadlines({"redis": redis}, today=date(last, 12, 30))
 
     late_now, known_now = await reread(late_case), await reread(known_case)
     assert late_now.calendar_unknown

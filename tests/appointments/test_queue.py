@@ -5,7 +5,7 @@ positions and estimated waits from today's service times."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -28,26 +28,34 @@ async def _counter(place_id: int, number: int = 1) -> Counter:
     return found
 
 
-async def _booked_ticket(place: object, starts_in: timedelta) -> Ticket:
+def _ten_tomorrow() -> datetime:
+    """10:00 tomorrow in Shanghai: a morning the test controls whatever the clock says (run
+    at 23:50, "two hours later" would be another day's queue)."""
+    day = slots.today() + timedelta(days=1)
+    return datetime.combine(day, time(10), tzinfo=slots.LOCAL_ZONE).astimezone(UTC)
+
+
+async def _booked_ticket(place: object, starts_at: datetime) -> Ticket:
     citizen = await person()
-    one = await slot(place, capacity=5, starts_at=utcnow() + starts_in)  # type: ignore[arg-type]
+    one = await slot(place, capacity=5, starts_at=starts_at)  # type: ignore[arg-type]
     booking = await service.hold(citizen, int(one.id), PURPOSE)
     await service.confirm(citizen, booking, "http://localhost:8000")
     found = await service.booking_of(None, int(booking.id))
     assert found is not None
-    return await queue.check_in(found, at=utcnow() + starts_in + timedelta(minutes=1))
+    return await queue.check_in(found, at=starts_at + timedelta(minutes=1))
 
 
 async def test_booked_within_their_slot_go_first_then_walk_ins_in_order() -> None:
     place = await centre()
-    walk_one = await queue.walk_in(place, "market", None)
-    walk_two = await queue.walk_in(place, "market", None)
-    booked = await _booked_ticket(place, timedelta(minutes=5))
-    at = utcnow() + timedelta(minutes=6)  # inside the booked slot
+    base = _ten_tomorrow()
+    walk_one = await queue.walk_in(place, "market", None, at=base)
+    walk_two = await queue.walk_in(place, "market", None, at=base)
+    booked = await _booked_ticket(place, base + timedelta(minutes=5))
+    at = base + timedelta(minutes=6)  # inside the booked slot
     order = [row["id"] for row in await queue.waiting(int(place.id), ["market"], at)]
     assert order == [booked.id, walk_one.id, walk_two.id]
     # After the slot is over, the booking lost its turn: it waits by the time it arrived.
-    late = utcnow() + timedelta(hours=2)
+    late = base + timedelta(hours=2)
     order = [row["id"] for row in await queue.waiting(int(place.id), ["market"], late)]
     assert order == [walk_one.id, walk_two.id, booked.id]
     counter = await _counter(int(place.id))

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from app.applications.workdays import CalendarUnknown
 from app.appointments import slots
 from app.appointments.tables import Slot
+from app.core.holidays import CalendarUnknown
 from tests.appointments.people import OFFICE, centre, tomorrow
 
 NATIONAL_DAY = date(2025, 10, 1)  # a Wednesday inside the National Day break
