@@ -121,9 +121,10 @@
   });
 
   // The day's jobs kept on the phone (docs/courier.md, "Offline"): the job list stores itself and
-  // every job page it links to, so a job never opened before still opens in a lift. The service
-  // worker answers from this cache only when the network fails, refreshes a kept page whenever
-  // it is opened online, and deletes the cache when anyone signs in or out.
+  // every job page it links to, so a job never opened before still opens in a lift, and drops
+  // the jobs no longer listed. The service worker answers from this cache only when the network
+  // fails, refreshes a kept page whenever it is opened online, and deletes the cache when
+  // anyone signs in or out.
   function keepJobs() {
     var list = document.querySelector("[data-courier-jobs]");
     if (!list || !window.caches || !navigator.onLine) return;
@@ -132,11 +133,16 @@
       urls.push(link.getAttribute("href"));
     });
     caches.open("tongban-courier-jobs").then(function (cache) {
+      // Only pages not kept yet are fetched: a kept one is refreshed by the service worker
+      // each time it is opened online, so a list reloaded after every step costs nothing.
       return Promise.all(urls.map(function (url) {
-        return fetch(url, { credentials: "same-origin" }).then(function (response) {
-          // A session that ended answers with the sign-in page: not a job to keep.
-          if (response.ok && !response.redirected) return cache.put(url, response);
-        }, function () { /* the network went: keep what was kept */ });
+        return cache.match(url).then(function (kept) {
+          if (kept) return null;
+          return fetch(url, { credentials: "same-origin" }).then(function (response) {
+            // A session that ended answers with the sign-in page: not a job to keep.
+            if (response.ok && !response.redirected) return cache.put(url, response);
+          }, function () { /* the network went: keep what was kept */ });
+        });
       })).then(function () {
         return cache.keys();
       }).then(function (requests) {
