@@ -150,7 +150,11 @@ async def ticket_page(request: HTMXRequest, ref: FromPath[str]) -> Template:
     place = await Centre.objects().where(Centre.id == ticket.centre).first()
     assert place is not None
     standing = (
-        await queue.standing(ticket, request.app.state.settings.appointments_service_minutes)
+        await queue.standing(
+            request.app.state.redis,
+            ticket,
+            request.app.state.settings.appointments_service_minutes,
+        )
         if ticket.state == TicketState.WAITING
         else None
     )
@@ -179,7 +183,7 @@ async def ticket_page(request: HTMXRequest, ref: FromPath[str]) -> Template:
 async def hall_board(request: HTMXRequest, centre_id: FromPath[int]) -> Response[Any]:
     """The hall display: numbers called and their counter, never a name. htmx refreshes the
     list; a display without JavaScript reloads by the Refresh header. Both come from memory
-    (queue.HALL, slots.CACHE): the whole page from the page cache until the next call."""
+    (queue.CALLS, slots.CACHE): the whole page from the page cache until the next call."""
     redis = request.app.state.redis
     place = await slots.centre_shown(redis, centre_id)
     if place is None:

@@ -11,10 +11,12 @@ then everyone else (walk-ins, and bookings that came early or late) in the order
 their number. A ticket moves by conditional UPDATEs from its from-state (``TRANSITIONS``), so
 two counters can never call the same ticket.
 
-**The hall display** reads the numbers being called from ``HALL``, kept in each process:
-whoever calls, recalls, serves or marks a number a no-show announces it with ``calls_changed``
-after the change has committed (the counter's routes do), and every replica reloads within a
-second (app/core/cache.py); a display polling every few seconds costs no query.
+**What the counters change** — the numbers being called (the hall display) and the day's
+average service time (the estimated waits) — is kept in each process in ``CALLS``: whoever
+calls, recalls, serves or marks a number a no-show announces it with ``calls_changed`` after
+the change has committed (the counter's routes do), and every replica reloads within a second
+(app/core/cache.py). A hall display polling every few seconds costs no query, and a ticket
+page polling its place does not read the day's served tickets again.
 """
 
 from __future__ import annotations
@@ -348,7 +350,9 @@ class Standing:
     minutes: int
 
 
-async def standing(ticket: Ticket, default_minutes: int, *, at: datetime | None = None) -> Standing:
+async def standing(
+    redis: Redis, ticket: Ticket, default_minutes: int, *, at: datetime | None = None
+) -> Standing:
     at = at or utcnow()
     queue = await waiting(int(ticket.centre), [ticket.group], at)
     ahead = next((n for n, row in enumerate(queue) if row["id"] == ticket.id), len(queue))
@@ -357,8 +361,12 @@ async def standing(ticket: Ticket, default_minutes: int, *, at: datetime | None 
         for counter in await slots.counters_of(int(ticket.centre))
         if ticket.group in counter.groups
     )
-    average = await average_service_minutes(
-        int(ticket.centre), ticket.group, ticket.day, default_minutes
+    average = await CALLS.get(
+        redis,
+        f"average:{ticket.centre}:{ticket.group}:{ticket.day.isoformat()}:{default_minutes}",
+        lambda: average_service_minutes(
+            int(ticket.centre), ticket.group, ticket.day, default_minutes
+        ),
     )
     return Standing(ahead=ahead, minutes=math.ceil((ahead + 1) * average / max(1, counters)))
 
@@ -389,19 +397,20 @@ async def called_numbers(centre_id: int, day: date, limit: int = 12) -> tuple[Ca
 
 
 # Bounded staleness should a change go unannounced; announced ones show within a second.
-HALL = VersionedCache("appointments-calls", max_age=30.0)
+CALLS = VersionedCache("appointments-calls", max_age=30.0)
 
 
 async def hall_numbers(redis: Redis, centre_id: int, day: date) -> tuple[Called, ...]:
     """``called_numbers`` from this process's memory while no call was announced."""
-    return await HALL.get(
-        redis, f"{centre_id}:{day.isoformat()}", lambda: called_numbers(centre_id, day)
+    return await CALLS.get(
+        redis, f"hall:{centre_id}:{day.isoformat()}", lambda: called_numbers(centre_id, day)
     )
 
 
 async def calls_changed(redis: Redis) -> None:
-    """Call after committing a call, recall, served or no-show: the hall displays move on."""
-    await HALL.invalidate(redis)
+    """Call after committing a call, recall, served or no-show: hall displays and estimated
+    waits move on."""
+    await CALLS.invalidate(redis)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 
@@ -119,7 +120,7 @@ async def test_numbers_have_no_daily_cap() -> None:
     assert queue.label("B", 7) == "B007"
 
 
-async def test_position_and_wait_use_todays_service_time() -> None:
+async def test_position_and_wait_use_todays_service_time(redis: Any) -> None:
     place = await centre(counters=(("market",),))
     counter = await _counter(int(place.id))
     served = await queue.walk_in(place, "market", None)
@@ -127,14 +128,17 @@ async def test_position_and_wait_use_todays_service_time() -> None:
     await Ticket.update({Ticket.called_at: utcnow() - timedelta(minutes=6)}).where(
         Ticket.id == served.id
     )
-    await queue.act(counter, int(served.id), "serve")
     waiting = [await queue.walk_in(place, "market", None) for _n in range(3)]
-    standing = await queue.standing(waiting[2], default_minutes=10)
+    # Nobody served yet today: the default service time, 10 minutes (now kept in CALLS).
+    assert (await queue.standing(redis, waiting[2], default_minutes=10)).minutes == 30  # 3 × 10
+    await queue.act(counter, int(served.id), "serve")
+    await queue.calls_changed(redis)  # what the counter's route does after serving
+    standing = await queue.standing(redis, waiting[2], default_minutes=10)
     assert standing.ahead == 2
     assert 17 <= standing.minutes <= 19  # 3 × about 6 minutes at one counter
     fresh = await centre(counters=(("market",), ("market",)))
     first = await queue.walk_in(fresh, "market", None)
-    assert (await queue.standing(first, default_minutes=10)).minutes == 5  # 10 min / 2 counters
+    assert (await queue.standing(redis, first, default_minutes=10)).minutes == 5  # 10 / 2
 
 
 async def test_the_wait_board_flags_long_waits_and_averages_per_group() -> None:
