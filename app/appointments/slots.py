@@ -190,6 +190,18 @@ def window(on: date | None = None) -> tuple[date, date]:
     return first, first + timedelta(days=WINDOW_DAYS - 1)
 
 
+def first_unknown_day(first: date, last: date) -> date | None:
+    """The first day from ``first`` to ``last`` in a year the calendar does not know."""
+    day = first
+    while day <= last:
+        try:
+            holidays.day(day)
+        except CalendarUnknown:
+            return day
+        day += timedelta(days=1)
+    return None
+
+
 def slot_key(centre_id: int, group: str, start: datetime) -> str:
     return f"{centre_id}:{group}:{start.strftime('%Y%m%dT%H%M')}"
 

@@ -126,11 +126,20 @@ async def sweep_holds(ctx: dict[str, Any]) -> int:
     return await service.sweep_holds()
 
 
-async def extend_slots(ctx: dict[str, Any]) -> int:
+async def extend_slots(ctx: dict[str, Any], today: date | None = None) -> int:
     made = 0
     for place in await slots.centres():
-        made += await slots.ensure_window(place)
+        made += await slots.ensure_window(place, today)
     log.info("slots_extend_success", created=made)
+    unknown = slots.first_unknown_day(*slots.window(today))
+    if unknown is not None:
+        # Nothing is bookable from that day on until the year's arrangement is typed in
+        # (docs/operations.md, "The holiday arrangement"): said every night until it is.
+        log.warning(
+            "slots_extend_calendar_unknown",
+            from_day=unknown.isoformat(),
+            remedy="TONGBAN_HOLIDAYS_FILE",
+        )
     return made
 
 

@@ -3,12 +3,15 @@ written once however often the job runs."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
+
+from structlog.testing import capture_logs
 
 from app.appointments import service, slots, tasks
 from app.appointments.slots import utcnow
 from app.appointments.tables import Slot
+from app.core import holidays
 from app.notifications.tables import Notification
 from tests.appointments.people import PURPOSE, centre, person, slot
 
@@ -69,3 +72,23 @@ async def test_extend_slots_fills_the_window_once(redis: Any) -> None:
     made = await slots.ensure_window(place)
     assert made > 0 and await slots.ensure_window(place) == 0
     assert await Slot.count().where(Slot.centre == place.id) == made
+
+
+async def test_a_window_reaching_an_unknown_year_is_said_every_night(redis: Any) -> None:
+    """From mid-December until the next year's arrangement is known, nothing is bookable
+    beyond 31 December: the nightly job says so, with the remedy."""
+    last = holidays.last_known_year()
+    with capture_logs() as logs:
+        await tasks.extend_slots({"redis": redis}, today=date(last, 12, 20))
+    warned = [entry for entry in logs if entry["event"] == "slots_extend_calendar_unknown"]
+    assert warned == [
+        {
+            "event": "slots_extend_calendar_unknown",
+            "log_level": "warning",
+            "from_day": f"{last + 1}-01-01",
+            "remedy": "TONGBAN_HOLIDAYS_FILE",
+        }
+    ]
+    with capture_logs() as logs:
+        await tasks.extend_slots({"redis": redis}, today=date(last, 11, 20))
+    assert not [entry for entry in logs if entry["event"] == "slots_extend_calendar_unknown"]
