@@ -8,7 +8,6 @@ so whoever holds the number slip or the link follows it and nobody can guess ano
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -45,44 +44,37 @@ class GroupForm(Form):
 # ---------------------------------------------------------------- centres
 
 
-def _facts(place: Centre) -> tuple[Any, ...]:
-    """Everything a centre's public page shows of it: the page cache's key."""
-    hours = json.dumps(slots.hours_of(place), sort_keys=True)
-    return (
-        place.id,
-        place.name_zh,
-        place.name_en,
-        place.address_zh,
-        place.address_en,
-        place.phone,
-        hours,
-    )
-
-
 @get("/centres", name="centres")
 async def centres_page(request: Request[Any, Any, Any]) -> Response[Any]:
     """The same for everyone: rendered once per language and mode while the centres stay as
-    they are (app/core/page_cache.py)."""
-    places = await slots.centres_shown(request.app.state.redis)
+    they are (app/core/page_cache.py); a hit costs no query and no formatting."""
+    shown = await slots.shown(request.app.state.redis)
+
+    async def context() -> dict[str, Any]:
+        places = shown.centres
+        return {"centres": places, "hours": {c.id: hours_lines(c) for c in places}}
+
     return await page_cache(request).page(
-        request,
-        "appointments/centres.html",
-        {"centres": places, "hours": {c.id: hours_lines(c) for c in places}},
-        key=tuple(_facts(c) for c in places),
+        request, "appointments/centres.html", context, key=shown.all_facts
     )
 
 
 @get("/centres/{centre_id:int}", name="centre")
 async def centre_page(request: Request[Any, Any, Any], centre_id: FromPath[int]) -> Response[Any]:
-    place = await slots.centre_shown(request.app.state.redis, centre_id)
+    shown = await slots.shown(request.app.state.redis)
+    place = shown.by_id.get(centre_id)
     if place is None:
         raise NotFoundException()
     today_open = slots.is_open(slots.hours_of(place), slots.today())
+
+    async def context() -> dict[str, Any]:
+        return {"centre": place, "hours": hours_lines(place), "open_today": today_open}
+
     return await page_cache(request).page(
         request,
         "appointments/centre.html",
-        {"centre": place, "hours": hours_lines(place), "open_today": today_open},
-        key=(_facts(place), today_open),
+        context,
+        key=(shown.facts[centre_id], today_open),
     )
 
 
@@ -185,16 +177,21 @@ async def hall_board(request: HTMXRequest, centre_id: FromPath[int]) -> Response
     list; a display without JavaScript reloads by the Refresh header. Both come from memory
     (queue.CALLS, slots.CACHE): the whole page from the page cache until the next call."""
     redis = request.app.state.redis
-    place = await slots.centre_shown(redis, centre_id)
+    shown = await slots.shown(redis)
+    place = shown.by_id.get(centre_id)
     if place is None:
         raise NotFoundException()
-    rows = await queue.hall_numbers(redis, int(place.id), slots.today())
+    rows = await queue.hall_numbers(redis, centre_id, slots.today())
     context = {"centre": place, "rows": rows}
     headers = {**NO_STORE, "Refresh": "30"}
     if request.htmx:
         return Template(template_name="appointments/_board.html", context=context, headers=headers)
     return await page_cache(request).page(
-        request, "appointments/board.html", context, key=(_facts(place), rows), headers=headers
+        request,
+        "appointments/board.html",
+        context,
+        key=(shown.facts[centre_id], rows),
+        headers=headers,
     )
 
 

@@ -9,9 +9,10 @@ run at once.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -134,18 +135,45 @@ async def centres() -> list[Centre]:
     )
 
 
+def facts(place: Centre) -> tuple[Any, ...]:
+    """Everything a centre's public pages show of it: their page cache's key."""
+    hours = json.dumps(hours_of(place), sort_keys=True)
+    return (
+        place.id,
+        place.name_zh,
+        place.name_en,
+        place.address_zh,
+        place.address_en,
+        place.phone,
+        hours,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """The active centres and, by id, each one's ``facts``: worked out once per load, not on
+    every request for a page that is then served from the page cache."""
+
+    centres: list[Centre]
+    by_id: dict[int, Centre]
+    facts: dict[int, tuple[Any, ...]]
+    all_facts: tuple[tuple[Any, ...], ...]
+
+
+async def _shown() -> Shown:
+    found = await centres()
+    by_id = {int(place.id): facts(place) for place in found}
+    return Shown(found, {int(c.id): c for c in found}, by_id, tuple(by_id.values()))
+
+
 # The centres as the public pages show them, kept in each process: they change only with the
 # data file (``tongban seed``, before the web starts) and ``centres_changed`` reaches every
-# replica (app/core/cache.py), so /centres and a centre's page need no query at all.
+# replica (app/core/cache.py), so /centres, a centre's page and its hall display need no query.
 CACHE = VersionedCache("appointments-centres")
 
 
-async def centres_shown(redis: Redis) -> list[Centre]:
-    return await CACHE.get(redis, "centres", centres)
-
-
-async def centre_shown(redis: Redis, centre_id: int) -> Centre | None:
-    return next((c for c in await centres_shown(redis) if c.id == centre_id), None)
+async def shown(redis: Redis) -> Shown:
+    return await CACHE.get(redis, "centres", _shown)
 
 
 async def centres_changed(redis: Redis) -> None:
