@@ -127,6 +127,13 @@ async def walk_in(
     return Redirect(f"/tickets/{queue.ticket_ref(int(ticket.id))}", status_code=303)
 
 
+async def centre_of(centre_id: int) -> Centre:
+    """A centre whether active or not: a ticket taken before it closed still shows."""
+    found = await Centre.objects().where(Centre.id == centre_id).first()
+    assert found is not None  # a ticket's centre is a foreign key
+    return found
+
+
 async def _ticket(ref: str) -> Ticket:
     found = await queue.ticket_by_ref(ref[:40])
     if found is None:
@@ -139,23 +146,26 @@ async def ticket_page(request: HTMXRequest, ref: FromPath[str]) -> Template:
     """The person's number: position and estimated wait, then "called — counter 5". htmx
     asks again every few seconds and gets the status fragment only."""
     ticket = await _ticket(ref)
-    place = await Centre.objects().where(Centre.id == ticket.centre).first()
-    assert place is not None
+    redis = request.app.state.redis
+    shown = await slots.shown(redis)
+    place = shown.by_id.get(int(ticket.centre)) or await centre_of(int(ticket.centre))
     standing = (
-        await queue.standing(
-            request.app.state.redis,
-            ticket,
-            request.app.state.settings.appointments_service_minutes,
-        )
+        await queue.standing(redis, ticket, request.app.state.settings.appointments_service_minutes)
         if ticket.state == TicketState.WAITING
         else None
     )
-    counter = None
-    if ticket.counter is not None:
+    counter = next(
+        (
+            c.number
+            for c in await queue.centre_counters(redis, int(ticket.centre))
+            if c.id == ticket.counter
+        ),
+        None,
+    )
+    if counter is None and ticket.counter is not None:  # a counter added since the centres loaded
         found = await Counter.select(Counter.number).where(Counter.id == ticket.counter).first()
         counter = found["number"] if found else None
-    groups = await slots.groups()
-    group = groups.get(ticket.group)
+    group = shown.groups.get(ticket.group)
     context = {
         "ticket": ticket,
         "ref": ref,

@@ -342,6 +342,13 @@ async def average_service_minutes(centre_id: int, group: str, day: date, default
     return sum(spans) / len(spans) if spans else float(default)
 
 
+async def centre_counters(redis: Redis, centre_id: int) -> tuple[Counter, ...]:
+    """The centre's counters from the centres kept in memory (slots.CACHE); from the database
+    for a centre no longer active, whose tickets of the day still show."""
+    kept = (await slots.shown(redis)).counters.get(centre_id)
+    return kept if kept is not None else tuple(await slots.counters_of(centre_id))
+
+
 @dataclass(frozen=True, slots=True)
 class Standing:
     """Where a waiting ticket stands: people before it and the estimated wait."""
@@ -358,7 +365,7 @@ async def standing(
     ahead = next((n for n, row in enumerate(queue) if row["id"] == ticket.id), len(queue))
     counters = sum(
         1
-        for counter in await slots.counters_of(int(ticket.centre))
+        for counter in await centre_counters(redis, int(ticket.centre))
         if ticket.group in counter.groups
     )
     average = await CALLS.get(

@@ -151,24 +151,40 @@ def facts(place: Centre) -> tuple[Any, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Shown:
-    """The active centres and, by id, each one's ``facts``: worked out once per load, not on
-    every request for a page that is then served from the page cache."""
+    """The active centres, by id each one's ``facts`` (worked out once per load, not on every
+    request for a page then served from the page cache) and counters, and the service groups:
+    what the public pages and a ticket page polling its place need of them."""
 
     centres: list[Centre]
     by_id: dict[int, Centre]
     facts: dict[int, tuple[Any, ...]]
     all_facts: tuple[tuple[Any, ...], ...]
+    counters: dict[int, tuple[Counter, ...]]
+    groups: dict[str, Group]
 
 
 async def _shown() -> Shown:
     found = await centres()
     by_id = {int(place.id): facts(place) for place in found}
-    return Shown(found, {int(c.id): c for c in found}, by_id, tuple(by_id.values()))
+    counters: dict[int, list[Counter]] = {int(place.id): [] for place in found}
+    rows = await Counter.objects().order_by(Counter.number).output(load_json=True)
+    for counter in rows:
+        if int(counter.centre) in counters:
+            counters[int(counter.centre)].append(counter)
+    return Shown(
+        centres=found,
+        by_id={int(c.id): c for c in found},
+        facts=by_id,
+        all_facts=tuple(by_id.values()),
+        counters={centre: tuple(mine) for centre, mine in counters.items()},
+        groups=await groups(),
+    )
 
 
 # The centres as the public pages show them, kept in each process: they change only with the
 # data file (``tongban seed``, before the web starts) and ``centres_changed`` reaches every
 # replica (app/core/cache.py), so /centres, a centre's page and its hall display need no query.
+# A change made around the app (the admin) shows within the cache's max_age, 5 minutes.
 CACHE = VersionedCache("appointments-centres")
 
 

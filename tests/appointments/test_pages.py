@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 
 from app.appointments import queue, slots
-from app.appointments.tables import Booking, BookingState, Centre, Slot, Ticket
+from app.appointments.tables import Booking, BookingState, Centre, Counter, Slot, Ticket
 from app.notifications.tables import Notification
 from tests.appointments.helpers import post_form, slot_ids
 from tests.appointments.people import centre, centres_changed, slot, taken
@@ -224,3 +224,23 @@ async def test_a_centres_page_is_rendered_again_once_the_centre_changes(client: 
     again = await client.get(f"/centres/{place.id}")
     assert "新地址路2号" in again.text and "测试路1号" not in again.text
     assert "新地址路2号" in (await client.get("/centres")).text
+
+
+async def test_a_ticket_page_reads_what_the_centres_kept_in_memory_do_not_hold(
+    client: PageClient,
+) -> None:
+    """The ticket page takes the centre and its counters from memory (slots.CACHE); a counter
+    added since they loaded, and a centre closed since, come from the database."""
+    place = await centre()
+    ticket = await queue.walk_in(place, "market", None)
+    path = f"/tickets/{queue.ticket_ref(int(ticket.id))}"
+    assert (await client.get(path)).status_code == 200  # the centres are now in memory
+    added = Counter(centre=place.id, number=7, groups=["market"], key=f"{place.id}:7")
+    await added.save()  # not announced: the memory does not know counter 7
+    called, _sms = await queue.call_next(added)
+    assert called is not None and called.id == ticket.id
+    assert "已叫号 — 7 号窗口" in (await client.get(path, headers={"HX-Request": "true"})).text
+    await Centre.update({Centre.active: False}).where(Centre.id == place.id)
+    await centres_changed()
+    closed = await client.get(path)
+    assert closed.status_code == 200 and "测试中心" in closed.text
