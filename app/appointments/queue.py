@@ -13,8 +13,8 @@ two counters can never call the same ticket.
 
 **What the counters change** — the numbers being called (the hall display) and the day's
 average service time (the estimated waits) — is kept in each process in ``CALLS``: whoever
-calls, recalls, serves or marks a number a no-show announces it with ``calls_changed`` after
-the change has committed (the counter's routes do), and every replica reloads within a second
+calls, recalls, serves or marks a number a no-show (``call_next``, ``act``) announces it with
+``calls_changed`` once the change has committed, and every replica reloads within a second
 (app/core/cache.py). A hall display polling every few seconds costs no query, and a ticket
 page polling its place does not read the day's served tickets again.
 """
@@ -254,7 +254,7 @@ async def _called_sms(ticket_id: int, counter: Counter) -> list[int]:
 
 
 async def call_next(
-    counter: Counter, *, at: datetime | None = None
+    redis: Redis, counter: Counter, *, at: datetime | None = None
 ) -> tuple[Ticket | None, list[int]]:
     """Call the first waiting ticket of the counter's groups; (ticket or None, SMS ids)."""
     at = at or utcnow()
@@ -281,13 +281,14 @@ async def call_next(
                 break
         else:
             return None, []
+    await calls_changed(redis)
     ticket = await Ticket.objects().where(Ticket.id == candidate["id"]).first()
     log.info("ticket_call_success", ticket_id=candidate["id"], counter_id=counter.id)
     return ticket, sms
 
 
 async def act(
-    counter: Counter, ticket_id: int, event: str, *, at: datetime | None = None
+    redis: Redis, counter: Counter, ticket_id: int, event: str, *, at: datetime | None = None
 ) -> list[int]:
     """Recall, serve or mark a no-show the ticket this counter called; SMS ids (recall)."""
     at = at or utcnow()
@@ -319,6 +320,7 @@ async def act(
         else:
             message = _("That cannot be done to this number now.")
         raise BookingError("refused", message)
+    await calls_changed(redis)
     log.info(f"ticket_{event}_success", ticket_id=ticket_id, counter_id=counter.id)
     return sms
 

@@ -133,12 +133,10 @@ async def _working(request: Request[Any, Any, Any]) -> Counter:
 async def call_next(request: Request[Any, Any, Any]) -> Response[Any]:
     counter = await _working(request)
     try:
-        ticket, sms = await queue.call_next(counter)
+        ticket, sms = await queue.call_next(request.app.state.redis, counter)
     except BookingError as error:
         flash(request, error.message, "error")
         return Redirect("/counter", status_code=303)
-    if ticket is not None:
-        await queue.calls_changed(request.app.state.redis)
     await send_soon(sms, request.app.state.redis)
     if ticket is None:
         flash(request, _("Nobody is waiting for this counter's services."), "info")
@@ -159,11 +157,10 @@ async def act(
     if action not in ACTIONS:
         raise NotFoundException()
     try:
-        sms = await queue.act(counter, ticket_id, action)
+        sms = await queue.act(request.app.state.redis, counter, ticket_id, action)
     except BookingError as error:
         flash(request, error.message, "error")
         return Redirect("/counter", status_code=303)
-    await queue.calls_changed(request.app.state.redis)
     await send_soon(sms, request.app.state.redis)
     return Redirect("/counter", status_code=303)
 

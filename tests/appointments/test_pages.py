@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import httpx
 
@@ -227,7 +228,7 @@ async def test_a_centres_page_is_rendered_again_once_the_centre_changes(client: 
 
 
 async def test_a_ticket_page_reads_what_the_centres_kept_in_memory_do_not_hold(
-    client: PageClient,
+    client: PageClient, redis: Any
 ) -> None:
     """The ticket page takes the centre and its counters from memory (slots.CACHE); a counter
     added since they loaded, and a centre closed since, come from the database."""
@@ -237,7 +238,7 @@ async def test_a_ticket_page_reads_what_the_centres_kept_in_memory_do_not_hold(
     assert (await client.get(path)).status_code == 200  # the centres are now in memory
     added = Counter(centre=place.id, number=7, groups=["market"], key=f"{place.id}:7")
     await added.save()  # not announced: the memory does not know counter 7
-    called, _sms = await queue.call_next(added)
+    called, _sms = await queue.call_next(redis, added)
     assert called is not None and called.id == ticket.id
     assert "已叫号 — 7 号窗口" in (await client.get(path, headers={"HX-Request": "true"})).text
     await Centre.update({Centre.active: False}).where(Centre.id == place.id)

@@ -46,7 +46,7 @@ async def _booked_ticket(place: object, starts_at: datetime) -> Ticket:
     return await queue.check_in(found, at=starts_at + timedelta(minutes=1))
 
 
-async def test_booked_within_their_slot_go_first_then_walk_ins_in_order() -> None:
+async def test_booked_within_their_slot_go_first_then_walk_ins_in_order(redis: Any) -> None:
     place = await centre()
     base = _ten_tomorrow()
     walk_one = await queue.walk_in(place, "market", None, at=base)
@@ -60,23 +60,23 @@ async def test_booked_within_their_slot_go_first_then_walk_ins_in_order() -> Non
     order = [row["id"] for row in await queue.waiting(int(place.id), ["market"], late)]
     assert order == [walk_one.id, walk_two.id, booked.id]
     counter = await _counter(int(place.id))
-    called, sms = await queue.call_next(counter, at=at)
+    called, sms = await queue.call_next(redis, counter, at=at)
     assert called is not None and called.id == booked.id and called.state == "called"
     assert len(sms) == 1  # the booked person has an account: an SMS
     message = await Notification.objects().where(Notification.id == sms[0]).first()
     assert message is not None and message.kind == "ticket_called"
     with pytest.raises(BookingError) as busy:
-        await queue.call_next(counter, at=at)
+        await queue.call_next(redis, counter, at=at)
     assert busy.value.code == "busy"
 
 
-async def test_two_presses_of_call_next_at_once_call_one_number() -> None:
+async def test_two_presses_of_call_next_at_once_call_one_number(redis: Any) -> None:
     place = await centre()
     first = await queue.walk_in(place, "market", None)
     await queue.walk_in(place, "market", None)
     counter = await _counter(int(place.id))
     outcomes = await asyncio.gather(
-        queue.call_next(counter), queue.call_next(counter), return_exceptions=True
+        queue.call_next(redis, counter), queue.call_next(redis, counter), return_exceptions=True
     )
     called = [o for o in outcomes if isinstance(o, tuple)]
     refused = [o for o in outcomes if isinstance(o, BookingError)]
@@ -86,27 +86,27 @@ async def test_two_presses_of_call_next_at_once_call_one_number() -> None:
     assert sorted(row["state"] for row in states) == ["called", "waiting"]
 
 
-async def test_recall_three_times_then_no_show_and_serve() -> None:
+async def test_recall_three_times_then_no_show_and_serve(redis: Any) -> None:
     place = await centre()
     first = await queue.walk_in(place, "market", None)
     counter = await _counter(int(place.id))
-    called, sms = await queue.call_next(counter)
+    called, sms = await queue.call_next(redis, counter)
     assert called is not None and called.id == first.id and sms == []  # anonymous: no SMS
     with pytest.raises(BookingError):
-        await queue.act(counter, int(first.id), "no_show")  # only after 3 calls
-    await queue.act(counter, int(first.id), "recall")
-    await queue.act(counter, int(first.id), "recall")
+        await queue.act(redis, counter, int(first.id), "no_show")  # only after 3 calls
+    await queue.act(redis, counter, int(first.id), "recall")
+    await queue.act(redis, counter, int(first.id), "recall")
     with pytest.raises(BookingError):
-        await queue.act(counter, int(first.id), "recall")  # a 4th call is refused
-    await queue.act(counter, int(first.id), "no_show")
+        await queue.act(redis, counter, int(first.id), "recall")  # a 4th call is refused
+    await queue.act(redis, counter, int(first.id), "no_show")
     row = await Ticket.objects().where(Ticket.id == first.id).first()
     assert row is not None and row.state == TicketState.NO_SHOW and row.calls == 3
     second = await queue.walk_in(place, "market", None)
     other_counter = await _counter(int(place.id), 2)
-    await queue.call_next(counter)
+    await queue.call_next(redis, counter)
     with pytest.raises(BookingError):  # another counter cannot finish it
-        await queue.act(other_counter, int(second.id), "serve")
-    await queue.act(counter, int(second.id), "serve")
+        await queue.act(redis, other_counter, int(second.id), "serve")
+    await queue.act(redis, counter, int(second.id), "serve")
     row = await Ticket.objects().where(Ticket.id == second.id).first()
     assert row is not None and row.state == TicketState.SERVED and row.finished_at
 
@@ -124,15 +124,14 @@ async def test_position_and_wait_use_todays_service_time(redis: Any) -> None:
     place = await centre(counters=(("market",),))
     counter = await _counter(int(place.id))
     served = await queue.walk_in(place, "market", None)
-    await queue.call_next(counter)
+    await queue.call_next(redis, counter)
     await Ticket.update({Ticket.called_at: utcnow() - timedelta(minutes=6)}).where(
         Ticket.id == served.id
     )
     waiting = [await queue.walk_in(place, "market", None) for _n in range(3)]
     # Nobody served yet today: the default service time, 10 minutes (now kept in CALLS).
     assert (await queue.standing(redis, waiting[2], default_minutes=10)).minutes == 30  # 3 × 10
-    await queue.act(counter, int(served.id), "serve")
-    await queue.calls_changed(redis)  # what the counter's route does after serving
+    await queue.act(redis, counter, int(served.id), "serve")  # announced: the estimate moves
     standing = await queue.standing(redis, waiting[2], default_minutes=10)
     assert standing.ahead == 2
     assert 17 <= standing.minutes <= 19  # 3 × about 6 minutes at one counter
@@ -141,7 +140,7 @@ async def test_position_and_wait_use_todays_service_time(redis: Any) -> None:
     assert (await queue.standing(redis, first, default_minutes=10)).minutes == 5  # 10 / 2
 
 
-async def test_the_wait_board_flags_long_waits_and_averages_per_group() -> None:
+async def test_the_wait_board_flags_long_waits_and_averages_per_group(redis: Any) -> None:
     place = await centre()
     old = await queue.walk_in(place, "market", None)
     await queue.walk_in(place, "tax", None)
@@ -151,6 +150,6 @@ async def test_the_wait_board_flags_long_waits_and_averages_per_group() -> None:
     rows, averages = await queue.wait_board(int(place.id), long_minutes=20)
     assert [row.long for row in rows] == [True, False] and rows[0].id == old.id
     assert averages == {}
-    await queue.call_next(await _counter(int(place.id)))
+    await queue.call_next(redis, await _counter(int(place.id)))
     _rows, averages = await queue.wait_board(int(place.id), long_minutes=20)
     assert round(averages["market"]) == 25
