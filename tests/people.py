@@ -17,6 +17,16 @@ async def english(client: PageClient) -> None:
     await client.post("/preferences/language", data={"lang": "en", "_csrf_token": token})
 
 
+async def passkey_session(client: PageClient) -> None:
+    """In the SMS session just opened: add a passkey, then sign in again with it."""
+    authenticator = SoftAuthenticator()
+    assert (await register(client, authenticator)).status_code == 201
+    client.cookies.clear()
+    challenge_id, options, token = await start_signin(client)
+    result = await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)
+    assert result.status_code == 201, result.text
+
+
 async def staff_signed_in(
     client: PageClient,
     role: Role,
@@ -30,12 +40,7 @@ async def staff_signed_in(
         phone, role, department_code=department if role == Role.OFFICER else None, name=name
     )
     assert (await sign_in(client, typed)).status_code == 303
-    authenticator = SoftAuthenticator()
-    assert (await register(client, authenticator)).status_code == 201
-    client.cookies.clear()
-    challenge_id, options, token = await start_signin(client)
-    result = await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)
-    assert result.status_code == 201, result.text
+    await passkey_session(client)
     await english(client)
     found = await Account.objects().where(Account.phone == phone).first()
     assert found is not None

@@ -23,10 +23,11 @@ from tests.accounts.helpers import (
     sign_in,
     submit_code,
 )
-from tests.accounts.test_passkeys import ORIGIN, finish_signin, register, start_signin
+from tests.accounts.test_passkeys import register
 from tests.accounts.test_sms_signin import fresh_phone
 from tests.conftest import PageClient
 from tests.fixtures.soft_authenticator import SoftAuthenticator
+from tests.people import passkey_session
 
 OUR_TABLES = [
     "catalogue_bundle",
@@ -66,12 +67,7 @@ async def staff_signed_in_by_sms(client: PageClient, role: Role) -> tuple[str, s
 async def admin_with_passkey(client: PageClient) -> None:
     """A new admin who added a passkey, then signed in again with it."""
     _typed, _phone = await staff_signed_in_by_sms(client, Role.ADMIN)
-    authenticator = SoftAuthenticator()
-    assert (await register(client, authenticator)).status_code == 201
-    client.cookies.clear()
-    challenge_id, options, token = await start_signin(client)
-    result = await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)
-    assert result.status_code == 201, result.text
+    await passkey_session(client)
 
 
 async def admin_csrf(client: PageClient) -> str:

@@ -21,11 +21,10 @@ from app.core.i18n import translations
 from app.notifications.services import render
 from app.notifications.tables import Notification
 from tests.accounts.helpers import sign_in
-from tests.accounts.test_passkeys import ORIGIN, finish_signin, register, start_signin
 from tests.accounts.test_sms_signin import fresh_phone
 from tests.applications.people import account, fresh, officer, submitted
 from tests.conftest import PageClient, csrf_from
-from tests.fixtures.soft_authenticator import SoftAuthenticator
+from tests.people import passkey_session
 
 ENGLISH = {"Accept-Language": "en"}
 
@@ -51,12 +50,7 @@ async def officer_with_passkey(client: PageClient, department: str) -> Account:
     person = await create_account(phone, Role.OFFICER, department_code=department, name="王窗口")
     await Account.update({Account.locale: "en"}).where(Account.id == person.id)
     await sign_in(client, typed)
-    authenticator = SoftAuthenticator()
-    assert (await register(client, authenticator)).status_code == 201
-    client.cookies.clear()
-    challenge_id, options, token = await start_signin(client)
-    result = await finish_signin(client, challenge_id, authenticator.get(options, ORIGIN), token)
-    assert result.status_code == 201, result.text
+    await passkey_session(client)
     return person
 
 
